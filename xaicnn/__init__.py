@@ -1,0 +1,41 @@
+"""xaicnn: train the classic CNN architectures, then explain and compare the runs.
+
+The public API, imported lazily so that ``import xaicnn`` (and ``xaicnn --help``) does not load torch::
+
+    xaicnn.create_model(name, in_channels=..., num_classes=..., image_size=...)   # the zoo
+    xaicnn.available_models()                                                     # name -> description
+    xaicnn.load_data(name, split)                                                 # uint8 tensors in memory
+    xaicnn.complexity(model, input_size)                                          # per-layer shapes/params/FLOPs
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute"
+_API = {
+    "create_model": "xaicnn.models:create",
+    "available_models": "xaicnn.models:available",
+    "load_data": "xaicnn.data:load",
+    "dataset_info": "xaicnn.data:info",
+    "complexity": "xaicnn.analysis.complexity:complexity",
+    "summarize": "xaicnn.analysis.complexity:summarize",
+    "UserError": "xaicnn.errors:UserError",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str):
+    try:
+        module, attr = _API[name].split(":")
+    except KeyError:
+        raise AttributeError(f"module 'xaicnn' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

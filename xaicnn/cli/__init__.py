@@ -1,0 +1,60 @@
+"""``xaicnn`` command line: one module per command, each a thin layer over the library.
+
+Command modules import nothing heavy at module level, so ``xaicnn --help`` answers without torch.
+A :class:`~xaicnn.errors.UserError` becomes one line on stderr and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command name -> (module under xaicnn.cli, one-line help); each module has add_arguments(parser) and run(args)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "archs": ("archs", "list the architectures in the zoo"),
+    "summary": ("summary", "per-layer output shapes, parameters and FLOPs of an architecture"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xaicnn",
+        description="Train the classic CNN architectures, then explain and compare the runs.",
+        epilog="Run 'xaicnn COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        mod = importlib.import_module(f"xaicnn.cli.{module}")
+        p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip(),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("xaicnn")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 0
+    from ..errors import UserError
+
+    try:
+        return args._run(args) or 0
+    except UserError as err:
+        print(f"xaicnn {args.command}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"xaicnn {args.command}: interrupted.", file=sys.stderr)
+        return 130
