@@ -6,6 +6,8 @@ The public API, imported lazily so that ``import xaicnn`` (and ``xaicnn --help``
     xaicnn.available_models()                                                     # name -> description
     xaicnn.load_data(name, split)                                                 # uint8 tensors in memory
     xaicnn.complexity(model, input_size)                                          # per-layer shapes/params/FLOPs
+    xaicnn.train(xaicnn.TrainConfig(arch="vgg_block", dataset="digits"))          # -> checkpoint path
+    run = xaicnn.load_checkpoint(path)                                            # .model .meta .history .gradient_flow
 """
 from __future__ import annotations
 
@@ -22,6 +24,10 @@ _API = {
     "complexity": "xaicnn.analysis.complexity:complexity",
     "summarize": "xaicnn.analysis.complexity:summarize",
     "UserError": "xaicnn.errors:UserError",
+    "TrainConfig": "xaicnn.training.config:TrainConfig",
+    "train": "xaicnn.training.trainer:train",
+    "resume": "xaicnn.training.trainer:resume",
+    "load_checkpoint": "xaicnn.training.checkpoint:load_checkpoint",
 }
 
 __all__ = sorted(_API)

@@ -13,6 +13,9 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "archs": ("archs", "list the architectures in the zoo"),
     "summary": ("summary", "per-layer output shapes, parameters and FLOPs of an architecture"),
+    "data": ("data", "list the datasets or describe one"),
+    "train": ("train", "train an architecture and write a checkpoint"),
+    "inspect": ("inspect", "show a checkpoint's settings, history and gradient flow"),
 }
 
 

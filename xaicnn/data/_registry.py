@@ -121,11 +121,11 @@ def balanced_subset(labels: torch.Tensor, size: int, num_classes: int) -> torch.
     by_class = [torch.nonzero(labels == c).flatten() for c in range(num_classes)]
     share, extra = divmod(size, num_classes)
     quota = [min(share + (1 if c < extra else 0), len(ix)) for c, ix in enumerate(by_class)]
-    short = size - sum(quota)  # classes with too few items hand their share to the largest ones
-    for c in sorted(range(num_classes), key=lambda c: -len(by_class[c])):
-        take = min(short, len(by_class[c]) - quota[c])
-        quota[c] += take
-        short -= take
+    short = min(size, len(labels)) - sum(quota)  # classes with too few items hand their share on, one at a time
+    while short > 0:
+        c = min((c for c in range(num_classes) if quota[c] < len(by_class[c])), key=lambda c: quota[c])
+        quota[c] += 1
+        short -= 1
     return torch.cat([ix[:q] for ix, q in zip(by_class, quota)]).sort().values
 
 

@@ -85,7 +85,7 @@ def create(name: str, *, in_channels: int, num_classes: int, image_size, **optio
     except InputTooSmall:
         smallest = min_image_size(name, in_channels=in_channels, num_classes=num_classes, **options)
         raise UserError(f"{name} needs images of at least {smallest}x{smallest} pixels; got "
-                        f"{size[0]}x{size[1]} (resize the input or pick another architecture).") from None
+                        f"{size[0]}x{size[1]} (resize the images, e.g. xaicnn train --image-size {smallest}, or pick another architecture).") from None
     return model
 
 

@@ -1,0 +1,245 @@
+import math
+import os
+import pickle
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from xaicnn.errors import UserError
+from xaicnn.training import TrainConfig, load_checkpoint, read_checkpoint, resume, train
+from xaicnn.training.trainer import TrainingDiverged
+
+TINY = dict(arch="vgg_block", dataset="digits", epochs=2, batch_size=32, train_size=160, val_size=60)
+
+
+def quiet(*args, **kwargs):
+    pass
+
+
+def run_tiny(tmp_path, name="run.pt", **kw):
+    config = TrainConfig(**{**TINY, **kw}, out=str(tmp_path / name))
+    return train(config, progress=False, log=quiet)
+
+
+def test_checkpoint_holds_the_whole_run(tmp_path):
+    path = run_tiny(tmp_path, augment="strong")
+    state = torch.load(path, weights_only=True)  # plain tensors and values only
+    run = load_checkpoint(path)
+    assert run.status == "complete" and not run.model.training
+    m = run.meta
+    assert (m["arch"], m["dataset"], m["in_channels"], m["num_classes"], m["image_size"]) == ("vgg_block", "digits", 1, 10, [32, 32])
+    assert m["params"] == sum(p.numel() for p in run.model.parameters()) and m["flops"] > 0
+    assert m["config"]["epochs"] == 2 and m["seed"] == 0 and m["versions"]["torch"] and m["wall_time"] > 0
+    assert len(m["mean"]) == 1 and m["classes"] == [str(i) for i in range(10)]
+    assert [h["epoch"] for h in run.history] == [1, 2]
+    for h in run.history:
+        for key in ("train_loss", "train_acc", "val_loss", "val_acc", "precision", "recall", "f1", "seconds", "images_per_s", "lr"):
+            assert math.isfinite(h[key])
+    names = [n for n, _ in run.model.named_parameters()]
+    assert list(run.gradient_flow) == names
+    for stats in run.gradient_flow.values():
+        assert len(stats["norm"]) == 2 and all(v > 0 for v in stats["norm"])
+        assert all(mx >= ma for mx, ma in zip(stats["max_abs"], stats["mean_abs"]))
+    assert {"model", "optimizer", "rng", "history"} <= set(state)
+
+
+def test_validation_metrics_match_the_saved_model(tmp_path):
+    from sklearn.metrics import accuracy_score, f1_score
+
+    run = load_checkpoint(run_tiny(tmp_path))
+    val = run.val_data()
+    assert len(val) == 60
+    with torch.no_grad():
+        preds = run.model(run.normalize(val.images)).argmax(1)
+    assert accuracy_score(val.labels, preds) == pytest.approx(run.history[-1]["val_acc"], abs=1e-6)
+    assert f1_score(val.labels, preds, average="macro") == pytest.approx(run.history[-1]["f1"], abs=1e-6)
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    kw = dict(epochs=3, augment="strong", train_size=128, schedule="onecycle")
+    straight = load_checkpoint(run_tiny(tmp_path, "straight.pt", **kw))
+
+    def interrupt(epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    config = TrainConfig(**{**TINY, **kw}, out=str(tmp_path / "resumed.pt"))
+    with pytest.raises(KeyboardInterrupt):
+        train(config, progress=False, log=quiet, on_epoch_end=interrupt)
+    half = read_checkpoint(tmp_path / "resumed.pt")["meta"]
+    assert (half["status"], half["epochs_done"]) == ("running", 1)
+    with pytest.raises(UserError, match="--resume"):
+        train(config, progress=False, log=quiet)
+    resume(tmp_path / "resumed.pt", progress=False, log=quiet)
+    resumed = load_checkpoint(tmp_path / "resumed.pt")
+    assert resumed.status == "complete" and len(resumed.history) == 3
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert straight.gradient_flow == resumed.gradient_flow
+    assert [h["val_acc"] for h in straight.history] == [h["val_acc"] for h in resumed.history]
+
+
+def test_finished_run_is_not_overwritten_silently(tmp_path):
+    path = run_tiny(tmp_path, epochs=1)
+    with pytest.raises(UserError, match="--out .*--overwrite"):
+        run_tiny(tmp_path, epochs=1)
+    with pytest.raises(UserError, match="already complete"):
+        resume(path, progress=False, log=quiet)
+    resume(path, epochs=2, progress=False, log=quiet)  # more epochs extend a finished run
+    assert len(load_checkpoint(path).history) == 2
+
+
+def test_max_params_refuses_before_any_work(tmp_path):
+    with pytest.raises(UserError, match="150,378 parameters, over the --max-params budget of 1,000"):
+        run_tiny(tmp_path, max_params=1000)
+    assert not (tmp_path / "run.pt").exists()
+
+
+def test_time_budget_stops_cleanly_and_keeps_the_checkpoint(tmp_path):
+    path = run_tiny(tmp_path, epochs=50, time_budget=0.5 / 60)  # half a second
+    run = load_checkpoint(path)
+    assert run.status == "stopped_at_budget" and "time budget" in run.meta["status_detail"]
+    assert len(run.history) < 50 and run.history[-1].get("partial")
+    assert run.meta["wall_time"] < 10
+
+
+def test_nan_loss_stops_with_epoch_and_step_and_keeps_last_good(tmp_path, monkeypatch):
+    from xaicnn.training import trainer
+
+    real = trainer.F.cross_entropy
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        loss = real(*args, **kwargs)
+        return loss * float("nan") if calls["n"] == 5 + 1 + 3 else loss  # 5 steps + 1 validation per epoch
+
+    monkeypatch.setattr(trainer.F, "cross_entropy", poisoned)
+    with pytest.raises(TrainingDiverged, match="epoch 2, step 3.*last good checkpoint \\(epoch 1\\)"):
+        run_tiny(tmp_path, epochs=3)
+    state = read_checkpoint(tmp_path / "run.pt")
+    assert state["meta"]["status"] == "diverged" and state["meta"]["epochs_done"] == 1
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def test_gradient_flow_recorder_matches_a_hand_computation():
+    from xaicnn.training import GradientFlowRecorder
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    rec = GradientFlowRecorder(model)
+    grads = []
+    for _ in range(3):
+        model.zero_grad()
+        model(torch.randn(5, 4)).pow(2).sum().backward()
+        rec.update()
+        grads.append([p.grad.clone() for p in model.parameters()])
+    rec.end_epoch()
+    flow = rec.to_dict()
+    for i, name in enumerate(n for n, _ in model.named_parameters()):
+        g = [step[i] for step in grads]
+        assert flow[name]["norm"][0] == pytest.approx(sum(x.norm().item() for x in g) / 3, rel=1e-5)
+        assert flow[name]["mean_abs"][0] == pytest.approx(sum(x.abs().mean().item() for x in g) / 3, rel=1e-5)
+        assert flow[name]["max_abs"][0] == pytest.approx(sum(x.abs().max().item() for x in g) / 3, rel=1e-5)
+
+
+# --- bad checkpoints: one sentence, exit 2, no code run --------------------------------------------
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, (f"touch {os.environ['XAICNN_EVIL_MARKER']}",))
+
+
+def _bad_files(tmp_path: Path, good: Path) -> dict[str, Path]:
+    files = {}
+    files["truncated"] = tmp_path / "truncated.pt"
+    files["truncated"].write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    files["text"] = tmp_path / "notes.pt"
+    files["text"].write_text("hello")
+    files["foreign"] = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, files["foreign"])
+    files["pickle_with_code"] = tmp_path / "evil.pt"
+    torch.save({"format": "xaicnn.checkpoint", "payload": _Evil()}, files["pickle_with_code"])
+    files["raw_pickle"] = tmp_path / "evil.pkl"
+    files["raw_pickle"].write_bytes(pickle.dumps(_Evil()))
+    state = read_checkpoint(good)
+    state["meta"]["arch"] = "sppf_block"  # weights of vgg_block under another architecture's name
+    files["wrong_arch"] = tmp_path / "wrong.pt"
+    torch.save(state, files["wrong_arch"])
+    return files
+
+
+@pytest.mark.parametrize("case,needle", [
+    ("missing", "No checkpoint at"), ("truncated", "truncated or corrupt"), ("text", "truncated or corrupt"),
+    ("foreign", "not an xaicnn checkpoint"), ("pickle_with_code", "would run code"), ("raw_pickle", "would run code"),
+    ("wrong_arch", "don't fit its architecture sppf_block"),
+])
+def test_bad_checkpoints_one_sentence_and_no_code_runs(tmp_path, cli, monkeypatch, case, needle):
+    marker = tmp_path / "code-ran"
+    monkeypatch.setenv("XAICNN_EVIL_MARKER", str(marker))
+    good = run_tiny(tmp_path, "good.pt", epochs=1)
+    path = tmp_path / "absent.pt" if case == "missing" else _bad_files(tmp_path, good)[case]
+    with pytest.raises(UserError, match=needle):
+        load_checkpoint(path)
+    code, out, err = cli("inspect", "--ckpt", path)
+    assert code == 2 and needle.split(" ")[0] in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not marker.exists(), "loading a checkpoint ran code"
+
+
+# --- the CLI ------------------------------------------------------------------------------------------
+
+
+def test_cli_train_then_inspect_json_contract(tmp_path, cli, monkeypatch):
+    import json
+
+    monkeypatch.setenv("XAICNN_CHECKPOINT_DIR", str(tmp_path))
+    code, out, err = cli("train", "--arch", "vgg_block", "--dataset", "digits", "--epochs", "1", "--train-size", "100",
+                         "--val-size", "50", "--quiet")
+    assert code == 0, err
+    assert (tmp_path / "vgg_block.pt").is_file()
+    code, out, _ = cli("inspect", "--ckpt", "vgg_block.pt", "--json")  # bare name: looked up in the checkpoint dir
+    doc = json.loads(out)
+    assert {"arch", "dataset", "status", "params", "flops", "epochs", "seed", "history", "gradient_flow"} <= set(doc)
+    assert set(doc["history"][0]) >= {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "precision", "recall",
+                                      "f1", "seconds", "images_per_s", "lr"}
+    first = next(iter(doc["gradient_flow"].values()))
+    assert set(first) == {"norm", "mean_abs", "max_abs"} and len(first["norm"]) == 1
+    code, out, _ = cli("inspect", "--ckpt", "vgg_block.pt")
+    assert "gradient flow" in out and "val acc" in out
+    code, _, err = cli("train", "--arch", "vgg_block", "--dataset", "digits", "--epochs", "1", "--quiet")
+    assert code == 2 and "--overwrite" in err
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["train", "--arch", "vgg_block", "--dataset", "cifar100"], "Unknown dataset"),
+    (["train", "--arch", "vgg_blok"], "did you mean vgg_block"),
+    (["train", "--dataset", "digits"], "--arch is required"),
+    (["train", "--arch", "vgg_block", "--epochs", "0"], "--epochs must be at least 1"),
+    (["train", "--arch", "lenet5", "--dataset", "mnist", "--data-dir", "."], "MNIST not found"),
+    (["train", "--arch", "vgg16", "--dataset", "digits", "--image-size", "16"], "at least 32x32"),
+    (["train", "--resume"], "--resume needs"),
+])
+def test_cli_train_bad_input(cli, tmp_path, monkeypatch, argv, needle):
+    monkeypatch.setenv("XAICNN_CHECKPOINT_DIR", str(tmp_path))
+    code, _, err = cli(*argv)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_on_cpu(tmp_path):
+    torchrun = Path(sys.executable).parent / "torchrun"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "ddp.pt"
+    result = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "xaicnn", "train",
+                             "--arch", "vgg_block", "--dataset", "digits", "--epochs", "2", "--batch-size", "32",
+                             "--train-size", "128", "--val-size", "40", "--augment", "basic", "--out", str(out), "--quiet"],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = load_checkpoint(out)
+    assert run.status == "complete" and run.meta["world_size"] == 2 and len(run.history) == 2
+    assert run.gradient_flow and all(len(v["norm"]) == 2 for v in run.gradient_flow.values())

@@ -1,0 +1,174 @@
+"""Checkpoints: one self-describing file per run, written atomically, loaded without unpickling code.
+
+The file is a ``torch.save`` dict of tensors and plain Python values only, so ``torch.load(...,
+weights_only=True)`` reads it and refuses anything else (a pickle that would run code is rejected, not
+run). Layout::
+
+    {"format": "xaicnn.checkpoint", "format_version": 1,
+     "model": state_dict, "optimizer": ..., "scheduler": ..., "rng": {...},   # what --resume needs
+     "meta": {arch, model_options, in_channels, num_classes, image_size, dataset, classes, mean, std,
+              config, seed, params, flops, macs, status, status_detail, epochs_done, wall_time, versions, ...},
+     "history": [{epoch, train_loss, train_acc, val_loss, val_acc, precision, recall, f1, seconds,
+                  images_per_s, lr}, ...],
+     "gradient_flow": {names, epochs: [epoch][stat][param], every, snapshots, ...}}
+"""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..data._cache import atomic_write
+from ..errors import UserError
+from .gradient_flow import STATS
+
+FORMAT = "xaicnn.checkpoint"
+FORMAT_VERSION = 1
+
+STATUS_RUNNING = "running"  # unfinished: --resume continues it
+STATUS_COMPLETE = "complete"
+STATUS_BUDGET = "stopped_at_budget"
+STATUS_DIVERGED = "diverged"
+
+
+def checkpoint_dir() -> Path:
+    """``$XAICNN_CHECKPOINT_DIR``, else ``checkpoints/`` in the current folder."""
+    return Path(os.environ.get("XAICNN_CHECKPOINT_DIR") or "checkpoints")
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A path as given if it exists; a bare name (``vgg_block.pt``) is also looked up in the checkpoint folder."""
+    p = Path(path).expanduser()
+    if p.is_file():
+        return p
+    candidates = [checkpoint_dir() / p.name] if p.parent == Path(".") else []
+    candidates += [c.with_suffix(".pt") for c in candidates if c.suffix != ".pt"]
+    for c in candidates:
+        if c.is_file():
+            return c
+    where = f" (also looked in {checkpoint_dir()}/)" if candidates else ""
+    raise UserError(f"No checkpoint at {path}{where}; train one with 'xaicnn train' or pass the file's path.")
+
+
+def save_checkpoint(path: str | Path, state: dict) -> None:
+    """Write ``state`` (see module doc) to ``path`` atomically: temp file in the same folder, then rename."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **state}, buffer)
+    atomic_write(Path(path), lambda f: f.write(buffer.getbuffer()))
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """The raw checkpoint dict, or :class:`UserError` for a missing, truncated, foreign or unsafe file."""
+    p = resolve_checkpoint(path)
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "weights only" in str(err).lower() or "unsupported" in str(err).lower():
+            raise UserError(f"{p} holds Python objects that would run code when loaded; refused "
+                            f"(xaicnn checkpoints contain only tensors and plain values).") from None
+        raise UserError(f"{p} is not a readable checkpoint (it may be truncated or corrupt).") from None
+    except IsADirectoryError:
+        raise UserError(f"{p} is a folder, not a checkpoint file.") from None
+    except Exception:  # torch.load raises many types on garbage (KeyError, RuntimeError, EOFError, ...)
+        raise UserError(f"{p} is not a readable checkpoint (it may be truncated or corrupt).") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise UserError(f"{p} is not an xaicnn checkpoint (no '{FORMAT}' header); pass a file written by 'xaicnn train'.")
+    if state.get("format_version", 0) > FORMAT_VERSION:
+        raise UserError(f"{p} was written by a newer xaicnn (format {state['format_version']}); upgrade xaicnn to read it.")
+    return state
+
+
+@dataclass
+class Run:
+    """A trained run, rebuilt from its checkpoint alone."""
+
+    path: Path
+    meta: dict
+    history: list[dict]
+    model: torch.nn.Module  # eval mode, weights loaded, on the CPU
+    raw_gradient_flow: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def arch(self) -> str:
+        return self.meta["arch"]
+
+    @property
+    def dataset(self) -> str:
+        return self.meta["dataset"]
+
+    @property
+    def status(self) -> str:
+        return self.meta["status"]
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta["classes"])
+
+    @property
+    def input_size(self) -> tuple[int, int, int]:
+        return (self.meta["in_channels"], *self.meta["image_size"])
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def gradient_flow(self) -> dict:
+        """``{param name: {"norm": [per epoch], "mean_abs": [...], "max_abs": [...]}}`` in network order."""
+        gf = self.raw_gradient_flow
+        if not gf or not gf.get("epochs"):
+            return {}
+        return {name: {stat: [epoch[k][i] for epoch in gf["epochs"]] for k, stat in enumerate(STATS)}
+                for i, name in enumerate(gf["names"])}
+
+    def best(self, key: str = "val_acc") -> float | None:
+        values = [h[key] for h in self.history if h.get(key) is not None]
+        return max(values) if values else None
+
+    def last(self, key: str = "val_acc") -> float | None:
+        return self.history[-1].get(key) if self.history else None
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 or 0..1 images [N, C, H, W] -> the float inputs this model was trained on."""
+        x = images.float().div(255) if images.dtype == torch.uint8 else images.float()
+        mean = torch.tensor(self.meta["mean"]).view(1, -1, 1, 1)
+        std = torch.tensor(self.meta["std"]).view(1, -1, 1, 1)
+        return (x - mean.to(x.device)) / std.to(x.device)
+
+    def val_data(self, size: int | None = None, data_dir: str | None = None):
+        """The run's validation split (same subset and image size as in training) as :class:`ImageData`."""
+        from .. import data
+
+        config = self.meta["config"]
+        return data.load(self.dataset, "val", data_dir=data_dir or config.get("data_dir"),
+                         size=size if size is not None else config.get("val_size"),
+                         image_size=tuple(self.meta["image_size"]), progress=False)
+
+
+def build_model(meta: dict) -> torch.nn.Module:
+    from .. import models
+
+    return models.create(meta["arch"], in_channels=meta["in_channels"], num_classes=meta["num_classes"],
+                         image_size=tuple(meta["image_size"]), **meta.get("model_options", {}))
+
+
+def load_checkpoint(path: str | Path) -> Run:
+    """Load a checkpoint written by ``xaicnn train`` into a :class:`Run` (model in eval mode, on the CPU)."""
+    state = read_checkpoint(path)
+    p = resolve_checkpoint(path)
+    try:
+        meta = state["meta"]
+        model = build_model(meta)
+    except (KeyError, TypeError) as err:
+        raise UserError(f"{p} is missing part of its metadata ({err}); it was not written by this xaicnn.") from None
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError) as err:
+        first = str(err).strip().splitlines()[0][:160]
+        raise UserError(f"{p}'s weights don't fit its architecture {meta['arch']} ({first}).") from None
+    model.eval()
+    return Run(p, meta, list(state.get("history", [])), model, state.get("gradient_flow") or {})
