@@ -165,6 +165,8 @@ def _bad_files(tmp_path: Path, good: Path) -> dict[str, Path]:
     torch.save({"state_dict": {}}, files["foreign"])
     files["pickle_with_code"] = tmp_path / "evil.pt"
     torch.save({"format": "xaicnn.checkpoint", "payload": _Evil()}, files["pickle_with_code"])
+    files["junk"] = tmp_path / "junk.pt"
+    files["junk"].write_bytes(bytes(range(256)) * 8)
     files["raw_pickle"] = tmp_path / "evil.pkl"
     files["raw_pickle"].write_bytes(pickle.dumps(_Evil()))
     state = read_checkpoint(good)
@@ -176,7 +178,7 @@ def _bad_files(tmp_path: Path, good: Path) -> dict[str, Path]:
 
 @pytest.mark.parametrize("case,needle", [
     ("missing", "No checkpoint at"), ("truncated", "truncated or corrupt"), ("text", "truncated or corrupt"),
-    ("foreign", "not an xaicnn checkpoint"), ("pickle_with_code", "would run code"), ("raw_pickle", "would run code"),
+    ("junk", "not a readable"), ("foreign", "not an xaicnn checkpoint"), ("pickle_with_code", "would run code"), ("raw_pickle", "not a readable"),
     ("wrong_arch", "don't fit its architecture sppf_block"),
 ])
 def test_bad_checkpoints_one_sentence_and_no_code_runs(tmp_path, cli, monkeypatch, case, needle):

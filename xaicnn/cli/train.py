@@ -48,7 +48,7 @@ def add_arguments(parser):
     a("--time-budget", type=float, metavar="MINUTES", help="stop cleanly after this much training time")
     a("--device", help=f"auto | cpu | cuda | cuda:N (default {d.device})")
     a("--threads", type=int, help="CPU threads (default: torch's; split between processes under torchrun)")
-    a("--precision", choices=["auto", "fp32", "bf16"], help=f"default {d.precision} (fp32 on the CPU, bf16 on GPUs)")
+    a("--precision", choices=["auto", "fp32", "bf16"], help=f"default {d.precision}: bf16 autocast where the CPU/GPU computes bf16 natively, else fp32")
     a("--no-grad-flow", action="store_true", help="do not record per-layer gradient statistics")
     a("--grad-flow-every", type=int, metavar="N", help="also keep gradient statistics every N steps")
     a("--data-dir", help="folder holding mnist/cifar10 (default: $XAICNN_CACHE or ~/.cache/xaicnn)")

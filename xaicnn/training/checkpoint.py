@@ -67,7 +67,7 @@ def read_checkpoint(path: str | Path) -> dict:
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if "weights only" in str(err).lower() or "unsupported" in str(err).lower():
+        if "unsupported global" in str(err).lower():  # a reference to a callable: loading would run code
             raise UserError(f"{p} holds Python objects that would run code when loaded; refused "
                             f"(xaicnn checkpoints contain only tensors and plain values).") from None
         raise UserError(f"{p} is not a readable checkpoint (it may be truncated or corrupt).") from None

@@ -25,7 +25,7 @@ class TrainConfig:
     time_budget: float | None = None  # minutes of training; stops cleanly when reached
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int | None = None  # CPU threads per process; None: torch's default
-    precision: str = "auto"  # auto | fp32 | bf16 (autocast; auto: fp32 on the CPU, bf16 on GPUs that support it)
+    precision: str = "auto"  # auto | fp32 | bf16 autocast; auto: bf16 where the hardware has it (AVX512-BF16/AMX CPUs, recent GPUs)
     channels_last: bool = True  # NHWC memory format for conv nets (faster with oneDNN and cuDNN)
     grad_flow: bool = True  # record per-parameter gradient statistics every step
     grad_flow_every: int = 0  # also keep a snapshot every N steps (0: per-epoch averages only)
