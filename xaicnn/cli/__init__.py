@@ -16,6 +16,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("data", "list the datasets or describe one"),
     "train": ("train", "train an architecture and write a checkpoint"),
     "inspect": ("inspect", "show a checkpoint's settings, history and gradient flow"),
+    "attribute": ("attribute", "attribution heatmaps of one or more checkpoints, with faithfulness scores"),
+    "evaluate": ("evaluate", "accuracy, per-class metrics and confusion matrix of a trained run"),
+    "gradflow": ("gradflow", "per-layer gradient flow of trained runs: bars, heatmap, lines, stages"),
+    "curves": ("curves", "learning curves (loss, accuracy) of one or more runs"),
 }
 
 

@@ -1,0 +1,323 @@
+"""Attribution maps: one call for every method, like captum's ``attribute()``.
+
+``attribute(model, inputs, targets, method="ig", **options) -> Attribution`` where ``inputs`` are the
+model's normalised float inputs [N, C, H, W] and ``targets`` int64 class indices [N]. Every method is a
+small subclass of :class:`AttributionMethod` registered in :data:`METHODS`; the base class owns what
+they share (eval mode, frozen parameters, memory-bounded batching, baselines); a subclass wraps one
+captum class and says what one pass costs.
+
+Methods (``xaicnn.analysis.attribution.available()``):
+
+- ``ig``: Integrated Gradients (Sundararajan, Taly & Yan, "Axiomatic Attribution for Deep Networks",
+  ICML 2017), Gauss-Legendre quadrature by default; ``extras["delta"]`` is captum's completeness error.
+- ``saliency``: absolute input gradient (Simonyan, Vedaldi & Zisserman, 2014).
+- ``smoothgrad``: saliency averaged over noisy copies (Smilkov et al., 2017), captum ``NoiseTunnel``.
+- ``gradient_shap``: expected gradients over a baseline distribution (Lundberg & Lee, NeurIPS 2017).
+- ``occlusion``: drop in the target logit when a square patch is replaced (Zeiler & Fergus, 2014).
+- ``gradcam``: Grad-CAM on the last ``Conv2d`` (Selvaraju et al., ICCV 2017), upsampled to the input.
+
+Batching: one forward+backward pass holds at most ``pass_size`` image-steps (captum's
+``internal_batch_size``), chosen from the model's activation memory per image (measured once with
+forward hooks): a fixed budget on the CPU, a share of the free memory on a GPU. IG on N images with S
+steps then costs N*S image passes in passes of that size, plus two forward passes for the delta.
+Stochastic methods (``smoothgrad``, ``gradient_shap``) are reproducible for a given ``seed`` and pass size.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import weakref
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar, Sequence
+
+import torch
+import torch.nn as nn
+
+from .._registry import Registry
+from ..errors import UserError
+
+BASELINES = ("black", "blurred", "noise")
+CPU_BUDGET_BYTES = 768 * 2**20  # activation memory one CPU pass may use (fwd + bwd); larger passes gain nothing on a CPU
+GPU_BUDGET_FRACTION = 0.4  # share of the GPU's free memory one pass may use
+MAX_PASS = 2048  # image-steps per pass at most, so tiny models do not build huge input batches
+BACKWARD_FACTOR = 3  # a backward pass holds the saved activations plus their gradients (~3x the forward outputs)
+
+
+@dataclass
+class Attribution:
+    """The result of :func:`attribute` (tensors on the CPU, float32).
+
+    ``raw``: per-channel attributions [N, C, H, W] (Grad-CAM: [N, 1, H, W], it has no per-channel map);
+    ``maps``: per-pixel maps [N, H, W], channels summed; ``targets``: the attributed classes [N];
+    ``extras``: per-image values [N] such as IG's convergence ``delta``; ``signed``: whether maps carry a
+    sign (IG, GradientSHAP, occlusion) or are magnitudes (saliency, SmoothGrad, Grad-CAM).
+    """
+
+    method: str
+    raw: torch.Tensor
+    maps: torch.Tensor
+    targets: torch.Tensor
+    signed: bool
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+
+
+METHODS: Registry[type["AttributionMethod"]] = Registry("attribution method")
+
+
+def register_method(name: str):
+    """Class decorator: register an :class:`AttributionMethod` subclass under ``name``."""
+
+    def wrap(cls):
+        cls.name = name
+        METHODS.add(name, cls)
+        return cls
+
+    return wrap
+
+
+def available() -> dict[str, str]:
+    """Method name -> one-line description."""
+    return {name: (cls.__doc__ or "").strip().splitlines()[0] for name, cls in METHODS.items()}
+
+
+# ----------------------------------------------------------------------------------------------------
+# shared helpers
+
+
+@contextlib.contextmanager
+def frozen(model: nn.Module):
+    """Eval mode and ``requires_grad_(False)`` on every parameter while inside; both restored on exit.
+    Attribution needs gradients with respect to the inputs only: weight gradients would cost a second
+    matrix product per layer and accumulate into ``.grad`` for nothing."""
+    was_training = model.training
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    model.eval()
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+        model.train(was_training)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
+    """Gaussian blur of [N, C, H, W] (default sigma: a tenth of the shorter side, so digits become blobs).
+    Blurring commutes with per-channel normalisation, so it works on normalised inputs directly."""
+    from torchvision.transforms.functional import gaussian_blur as tv_blur
+
+    h, w = x.shape[-2:]
+    sigma = sigma or max(0.5, min(h, w) / 10)
+    k = min(2 * math.ceil(3 * sigma) + 1, 2 * (min(h, w) // 2) - 1)  # reflect padding needs k // 2 < side
+    return tv_blur(x, [max(k, 1)] * 2, [sigma, sigma]) if k >= 3 else x.clone()
+
+
+def _stats(like: torch.Tensor, values: Sequence[float] | None, default: float) -> torch.Tensor:
+    values = values if values is not None else [default] * like.shape[1]
+    return torch.tensor(values, dtype=like.dtype, device=like.device).view(1, -1, 1, 1)
+
+
+def pixel_values(value: float, like: torch.Tensor, mean: Sequence[float] | None, std: Sequence[float] | None):
+    """The normalised input of a pixel whose 0..1 value is ``value``, broadcastable to ``like`` [N, C, H, W]."""
+    return (value - _stats(like, mean, 0.0)) / _stats(like, std, 1.0)
+
+
+def make_baseline(kind: str | torch.Tensor, inputs: torch.Tensor, *, mean=None, std=None, seed: int = 0) -> torch.Tensor:
+    """A reference input per image, shaped like ``inputs`` [N, C, H, W] (normalised space).
+
+    ``black``: the normalised value of a 0 pixel (zeros when ``mean``/``std`` are not given, i.e. the
+    inputs are taken as raw pixels); ``blurred``: a Gaussian blur of each input (Fong & Vedaldi, 2017);
+    ``noise``: uniform 0..1 pixel noise, normalised (seeded). A tensor is broadcast as given.
+    """
+    if isinstance(kind, torch.Tensor):
+        return kind.to(inputs).expand_as(inputs).contiguous()
+    if kind == "black":
+        return pixel_values(0.0, inputs, mean, std).expand_as(inputs).contiguous()
+    if kind == "blurred":
+        return gaussian_blur(inputs)
+    if kind == "noise":
+        g = torch.Generator().manual_seed(seed)
+        noise = torch.rand(inputs.shape, generator=g).to(inputs)
+        return (noise - _stats(inputs, mean, 0.0)) / _stats(inputs, std, 1.0)
+    raise UserError(f"Unknown baseline {kind!r}; use one of {', '.join(BASELINES)}.")
+
+
+_ACTIVATION_BYTES: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+
+
+def activation_bytes(model: nn.Module, image_shape: Sequence[int], device=None) -> int:
+    """Bytes of every leaf module's output for one image of ``image_shape`` (C, H, W), measured once
+    per model and shape with forward hooks (cached)."""
+    cache = _ACTIVATION_BYTES.setdefault(model, {})
+    key = tuple(image_shape)
+    if key not in cache:
+        total = [0]
+
+        def hook(_module, _inputs, output):
+            if isinstance(output, torch.Tensor):
+                total[0] += output.numel() * output.element_size()
+
+        leaves = [m for m in model.modules() if not list(m.children())]
+        handles = [m.register_forward_hook(hook) for m in leaves]
+        try:
+            with torch.no_grad(), frozen(model):
+                model(torch.zeros(1, *key, device=device))
+        finally:
+            for h in handles:
+                h.remove()
+        cache[key] = max(total[0], 1)
+    return cache[key]
+
+
+def auto_pass_size(model: nn.Module, inputs: torch.Tensor) -> int:
+    """Image-steps per forward/backward pass that keep one pass's activation memory within budget:
+    a fixed CPU budget, or a share of the free memory on a GPU."""
+    per_image = activation_bytes(model, inputs.shape[1:], inputs.device) * BACKWARD_FACTOR
+    if inputs.device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(inputs.device)
+        budget = free * GPU_BUDGET_FRACTION
+    else:
+        budget = CPU_BUDGET_BYTES
+    return int(max(1, min(MAX_PASS, budget // per_image)))
+
+
+def find_last_conv(model: nn.Module, image_shape: Sequence[int], device=None) -> tuple[str, nn.Conv2d]:
+    """The ``Conv2d`` that runs last in a forward pass (execution order, not registration order, so a
+    branch defined first but run last is found); :class:`UserError` when the model has none."""
+    names = {m: n for n, m in model.named_modules()}
+    order: list[nn.Module] = []
+    hooks = [m.register_forward_hook(lambda mod, _i, _o: order.append(mod))
+             for m in model.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad(), frozen(model):
+            model(torch.zeros(1, *image_shape, device=device))
+    finally:
+        for h in hooks:
+            h.remove()
+    if not order:
+        raise UserError(f"{type(model).__name__} has no Conv2d layer, so Grad-CAM has nothing to look at; "
+                        f"use --method ig or saliency.")
+    return names[order[-1]], order[-1]
+
+
+# ----------------------------------------------------------------------------------------------------
+# the base class
+
+
+class AttributionMethod:
+    """Base class: owns eval mode, frozen parameters, baselines and memory-bounded batching.
+
+    A subclass sets ``defaults`` (its options, with units in comments), ``signed``, and implements
+    ``passes_per_image(options, image_shape)`` (forward(+backward) passes one image costs) and
+    ``_attribute(inputs, targets, options, pass_size) -> (raw, extras)`` for one group of images.
+    """
+
+    name: ClassVar[str] = ""
+    signed: ClassVar[bool] = True
+    defaults: ClassVar[dict] = {}
+    splits_steps: ClassVar[bool] = True  # captum can split one image's steps/samples over several passes
+    per_image_baseline: ClassVar[bool] = True  # the 'baseline' option is one reference image per input
+    # options every method accepts: pixel statistics for 'black'/'noise' baselines, batching, randomness
+    common: ClassVar[dict] = {"mean": None, "std": None, "internal_batch_size": None, "seed": 0}
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    def resolve_options(self, options: dict) -> dict:
+        allowed = {**self.common, **self.defaults}
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise UserError(f"{self.name} has no option {', '.join(map(repr, unknown))}; its options are "
+                            f"{', '.join(sorted(allowed))}.")
+        resolved = {**allowed, **{k: v for k, v in options.items() if v is not None}}
+        self.validate(resolved)
+        return resolved
+
+    def validate(self, options: dict) -> None:
+        """Raise :class:`UserError` for a bad option value (subclasses extend)."""
+        b = options.get("baseline")
+        if isinstance(b, str) and b not in BASELINES:
+            raise UserError(f"Unknown baseline {b!r}; use one of {', '.join(BASELINES)}.")
+        ibs = options["internal_batch_size"]
+        if ibs is not None and (not isinstance(ibs, int) or ibs < 1):
+            raise UserError(f"internal_batch_size must be a positive number of image-steps; got {ibs!r}.")
+
+    def passes_per_image(self, options: dict, image_shape: Sequence[int]) -> int:
+        return 1
+
+    def attribute(self, inputs: torch.Tensor, target: torch.Tensor, *, callback: Callable[[int], None] | None = None,
+                  **options) -> Attribution:
+        """Attributions of ``target`` [N] for ``inputs`` [N, C, H, W]; ``callback(k)`` after each k images."""
+        opts = self.resolve_options(options)
+        if inputs.dim() != 4:
+            raise UserError(f"attribute() takes a batch of images [N, C, H, W]; got a tensor of shape {tuple(inputs.shape)}.")
+        device = next(self.model.parameters()).device
+        inputs = inputs.detach().to(device, torch.float32)
+        target = torch.as_tensor(target, dtype=torch.long).reshape(-1).to(device)
+        if len(target) == 1 and len(inputs) > 1:
+            target = target.expand(len(inputs))
+        if len(target) != len(inputs):
+            raise UserError(f"attribute() needs one target per image; got {len(target)} targets for {len(inputs)} images.")
+        with frozen(self.model):
+            pass_size = opts["internal_batch_size"] = opts["internal_batch_size"] or auto_pass_size(self.model, inputs)
+            per_group = self.images_per_group(len(inputs), self.passes_per_image(opts, inputs.shape[1:]), pass_size)
+            # Per-image baselines are made once for all images, so the result does not depend on the grouping
+            # (the noise baseline would otherwise repeat its seed in every group).
+            kind = opts.get("baseline")
+            full = self.baseline(kind, inputs, opts) if self.per_image_baseline and kind is not None else None
+            raws, extras = [], {}
+            for i in range(0, len(inputs), per_group):
+                group = slice(i, i + per_group)
+                group_opts = {**opts, "baseline": full[group]} if full is not None else opts
+                raw, extra = self._attribute(inputs[group], target[group], group_opts, pass_size)
+                raws.append(raw.detach().float().cpu())
+                for k, v in extra.items():
+                    extras.setdefault(k, []).append(v.detach().float().cpu().reshape(-1))
+                if callback is not None:
+                    callback(len(raw))
+            raw = torch.cat(raws)
+            for k, v in self.summarize(inputs, target, raw, {**opts, "baseline": full}, pass_size).items():
+                extras[k] = [v.detach().float().cpu()]
+        return Attribution(self.name, raw, raw.sum(1), target.cpu(), self.signed,
+                           {k: torch.cat(v) for k, v in extras.items()}, opts)
+
+    def images_per_group(self, n: int, cost: int, pass_size: int) -> int:
+        """Images handed to one ``_attribute`` call. When an image's ``cost`` (passes) fits in a pass, whole
+        images fill it; otherwise ``pass_size`` images go together and captum splits their steps into
+        passes of ``pass_size // images`` steps each. Groups are full except the last, which captum gives
+        more steps per pass, so passes stay near ``pass_size`` (equal groups would leave every pass short)."""
+        if cost <= pass_size:
+            per_group = pass_size // cost
+        else:
+            per_group = pass_size if self.splits_steps else 1
+        return max(1, min(n, per_group))
+
+    def _attribute(self, inputs, targets, options, pass_size) -> tuple[torch.Tensor, dict]:
+        raise NotImplementedError
+
+    def summarize(self, inputs, targets, raw, options, pass_size) -> dict[str, torch.Tensor]:
+        """Per-image extras [N] computed once over all images after the groups (e.g. IG's delta)."""
+        return {}
+
+    def baseline(self, kind, inputs, options) -> torch.Tensor:
+        return make_baseline(kind, inputs, mean=options["mean"], std=options["std"], seed=options["seed"])
+
+
+def attribute(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, method: str = "ig", *,
+              callback: Callable[[int], None] | None = None, **options) -> Attribution:
+    """Attribution maps of ``model`` for normalised ``inputs`` [N, C, H, W] and class ``targets`` [N].
+
+    ``method``: a name in :data:`METHODS` (unknown names raise :class:`UserError` naming the closest);
+    ``options``: the method's options (``steps``, ``baseline``, ...) plus ``mean``/``std`` (the 0..1 pixel
+    statistics the inputs were normalised with, for the ``black`` and ``noise`` baselines),
+    ``internal_batch_size`` (image-steps per pass; default: chosen from the model's activation memory)
+    and ``seed``. Parameters are frozen and the model is in eval mode during the call (both restored).
+    Returns an :class:`Attribution` on the CPU with ``maps`` [N, H, W].
+    """
+    cls = METHODS.get(method) if isinstance(method, str) else method
+    return cls(model).attribute(inputs, targets, callback=callback, **options)
+
+
+from . import attribution_methods  # noqa: E402,F401  (registers the built-in methods)
