@@ -8,6 +8,9 @@ The public API, imported lazily so that ``import xaicnn`` (and ``xaicnn --help``
     xaicnn.complexity(model, input_size)                                          # per-layer shapes/params/FLOPs
     xaicnn.train(xaicnn.TrainConfig(arch="vgg_block", dataset="digits"))          # -> checkpoint path
     run = xaicnn.load_checkpoint(path)                                            # .model .meta .history .gradient_flow
+    xaicnn.evaluate(run); xaicnn.gradient_flow(run)                               # scikit-learn metrics; layers x epochs
+    xaicnn.attribute(model, inputs, targets, method="ig")                         # captum, one call for every method
+    xaicnn.compare_attributions([run_a, run_b], n=8).save("out/")                 # heatmaps + faithfulness side by side
 """
 from __future__ import annotations
 
@@ -28,6 +31,12 @@ _API = {
     "train": "xaicnn.training.trainer:train",
     "resume": "xaicnn.training.trainer:resume",
     "load_checkpoint": "xaicnn.training.checkpoint:load_checkpoint",
+    "attribute": "xaicnn.analysis.attribution:attribute",
+    "compare_attributions": "xaicnn.analysis.compare_attributions:compare_attributions",
+    "deletion_insertion": "xaicnn.analysis.faithfulness:deletion_insertion",
+    "sanity_check": "xaicnn.analysis.sanity:sanity_check",
+    "evaluate": "xaicnn.analysis.metrics:evaluate",
+    "gradient_flow": "xaicnn.analysis.gradient_flow:gradient_flow",
 }
 
 __all__ = sorted(_API)

@@ -1,2 +1,10 @@
-"""Analyses over models and checkpoints: complexity (params/FLOPs), and later evaluation, attribution,
-gradient flow. Import the submodule you need; nothing heavy is imported here."""
+"""Analyses over models and checkpoints, one concept per module (import the one you need; nothing heavy here):
+
+- ``complexity``: per-layer output shapes, parameters and FLOPs (``torch.utils.flop_counter``)
+- ``metrics``: ``evaluate(run)`` - accuracy, P/R/F1, confusion matrix (scikit-learn)
+- ``gradient_flow``: ``gradient_flow(run)`` - layers x epochs gradient statistics, per stage
+- ``attribution`` / ``attribution_methods``: ``attribute(model, inputs, targets, method=...)`` (captum)
+- ``faithfulness``: deletion/insertion curves (Petsiuk et al., 2018); ``sanity``: cascading randomisation
+  (Adebayo et al., 2018); ``compare_attributions``: the same images through several runs
+- ``runs``: finding runs in a folder and the overview table (the app's sidebar)
+"""
