@@ -93,6 +93,13 @@ def test_finished_run_is_not_overwritten_silently(tmp_path):
     assert len(load_checkpoint(path).history) == 2
 
 
+@pytest.mark.parametrize("epochs,train_size", [(1, 32), (2, 64), (1, 96), (3, 32)])
+def test_onecycle_schedule_with_very_few_steps(tmp_path, epochs, train_size):
+    # 1, 4, 3 and 3 optimiser steps in all: the one-cycle phases must never be empty
+    run = load_checkpoint(run_tiny(tmp_path, epochs=epochs, train_size=train_size, schedule="onecycle"))
+    assert run.status == "complete" and len(run.history) == epochs
+
+
 def test_max_params_refuses_before_any_work(tmp_path):
     with pytest.raises(UserError, match="150,378 parameters, over the --max-params budget of 1,000"):
         run_tiny(tmp_path, max_params=1000)

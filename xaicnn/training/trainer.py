@@ -294,9 +294,10 @@ class _Training:
         total = c.epochs * self.steps_per_epoch
         if c.schedule == "cosine":
             self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=total)
-        elif c.schedule == "onecycle":
+        elif c.schedule == "onecycle" and total >= 2:
+            # a quarter of the steps warming up, but at least one step in each phase (OneCycleLR divides by them)
             self.scheduler = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=c.lr, total_steps=total,
-                                                                 pct_start=0.25)
+                                                                 pct_start=max(0.25, 1.5 / total))
         else:
             self.scheduler = None
         self.recorder = GradientFlowRecorder(model, c.grad_flow_every) if c.grad_flow else None

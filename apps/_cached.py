@@ -1,0 +1,224 @@
+"""The comparison app's only door into xaicnn: each function calls one library function (the same one the
+CLI calls) and caches the answer, so a warm rerun (switching page or run) computes nothing again.
+
+- ``st.cache_resource`` holds live objects that must not be copied: loaded runs (models), keyed by
+  (path, mtime), so a checkpoint rewritten by a running training is reloaded.
+- ``st.cache_data`` holds analyses and rendered figures (PNG bytes), keyed by the runs' (path, mtime) keys
+  and the analysis parameters (images, method, statistic ...).
+
+A run is named by its ``Key`` = (path, mtime) tuple everywhere here: hashable, cheap, and it changes
+when the file changes. Figures are cached as PNG bytes because drawing a matplotlib figure costs
+0.1-0.5 s; ``st.image`` of cached bytes costs milliseconds.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import streamlit as st
+
+from xaicnn.errors import UserError
+
+Key = tuple[str, float]  # (checkpoint path, modification time)
+
+
+def key(entry) -> Key:
+    return (str(entry.path), entry.mtime)
+
+
+MAX_WIDTH = 1400  # pixels; st.image re-scales (and re-encodes, ~25 ms) anything wider than 1460 on every rerun
+
+
+def png(fig_axes) -> bytes:
+    """A ``(fig, axes)`` pair from ``xaicnn.plots`` as PNG bytes at most ``MAX_WIDTH`` wide (the figure is closed)."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from xaicnn.plots import DPI
+
+    fig = fig_axes[0]
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    image = Image.open(buffer)
+    if image.width <= MAX_WIDTH:
+        return buffer.getvalue()
+    small = image.resize((MAX_WIDTH, round(image.height * MAX_WIDTH / image.width)), Image.LANCZOS)
+    out = io.BytesIO()
+    small.save(out, format="PNG", optimize=False)
+    return out.getvalue()
+
+
+# --- runs -------------------------------------------------------------------------------------------
+
+
+def folder_stamp(folder: str) -> tuple:
+    """(path, mtime, size) of every checkpoint under ``folder``: the cache key of a scan (stat calls only);
+    ``()`` when the folder can't be listed (the scan then says why)."""
+    from xaicnn.analysis.runs import list_checkpoints
+
+    try:
+        return tuple((str(p), p.stat().st_mtime, p.stat().st_size) for p in list_checkpoints(folder))
+    except (UserError, OSError):
+        return ()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _scan(folder: str, stamp: tuple):
+    from xaicnn.analysis.runs import scan_runs
+
+    return scan_runs(folder)
+
+
+def scan(folder: str):
+    """``xaicnn.analysis.runs.scan_runs(folder)``, rescanned when a file appears, changes or goes away."""
+    return _scan(folder, folder_stamp(folder))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def run(k: Key):
+    """The :class:`~xaicnn.training.Run` (model in eval mode, CPU) of checkpoint ``k``."""
+    from xaicnn.training import load_checkpoint
+
+    return load_checkpoint(k[0])
+
+
+def runs(keys) -> list:
+    return [run(k) for k in keys]
+
+
+# --- curves, gradient flow, complexity ---------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def curves_png(keys: tuple[Key, ...], labels: tuple[str, ...]) -> bytes:
+    from xaicnn.plots import plot_curves
+
+    return png(plot_curves(runs(keys), list(labels)))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def flow(k: Key, stat: str, level: str):
+    """``gradient_flow(run, stat)`` (per weight tensor, or averaged per stage with ``level="stage"``)."""
+    from xaicnn.analysis.gradient_flow import gradient_flow
+
+    result = gradient_flow(run(k), stat)
+    return result.by_stage() if level == "stage" else result
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def flow_png(k: Key, stat: str, level: str, kind: str, epoch: int | None = None) -> bytes:
+    """One gradient-flow figure of one run: ``kind`` is bars (at ``epoch``), heatmap or lines."""
+    from xaicnn import plots
+
+    f = flow(k, stat, level)
+    if kind == "bars":
+        return png(plots.plot_gradient_bars(f, [epoch]))
+    return png(plots.plot_gradient_heatmap(f) if kind == "heatmap" else plots.plot_gradient_lines(f))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def complexity(k: Key):
+    """Per-layer complexity table of the run's architecture at its input size (built on the meta device:
+    nothing is allocated, so even VGG-50 takes milliseconds)."""
+    import torch
+
+    from xaicnn.analysis.complexity import complexity as measure
+    from xaicnn.training.checkpoint import build_model, read_checkpoint
+
+    meta = read_checkpoint(k[0])["meta"]
+    with torch.device("meta"):
+        model = build_model(meta)
+    return measure(model, (meta["in_channels"], *meta["image_size"]))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def complexity_scatter_png(rows: tuple[tuple, ...]) -> bytes:
+    from xaicnn.plots import plot_complexity_scatter
+
+    return png(plot_complexity_scatter([dict(r) for r in rows]))
+
+
+# --- evaluation ------------------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def evaluation(k: Key):
+    """``evaluate(run)`` on the run's own validation subset."""
+    from xaicnn.analysis.metrics import evaluate
+
+    return evaluate(run(k))
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def confusion_png(k: Key, normalized: bool) -> bytes:
+    from xaicnn.plots import plot_confusion
+
+    return png(plot_confusion(evaluation(k), normalized=normalized))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def per_class_png(k: Key) -> bytes:
+    from xaicnn.plots import plot_per_class
+
+    return png(plot_per_class(evaluation(k)))
+
+
+# --- studies ---------------------------------------------------------------------------------------
+
+
+def find_studies(root: str) -> list[str]:
+    """``xaicnn.studies.find_studies(root)`` (not cached: a few directory listings, and new studies show at once)."""
+    from xaicnn.studies import find_studies as find
+
+    return [str(p) for p in find(root)]
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _study(folder: str, stamp: float):
+    from xaicnn.studies import read_study
+
+    return read_study(folder)
+
+
+def study(folder: str):
+    """``xaicnn.studies.read_study(folder)``, reread when its study.json changes."""
+    return _study(folder, (Path(folder) / "study.json").stat().st_mtime)
+
+
+# --- attributions ----------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def attributions(keys: tuple[Key, ...], method: str, select: str, indices: tuple[int, ...], n: int, seed: int,
+                 target: str, uploads: tuple[tuple[str, bytes], ...], invert: bool):
+    """``compare_attributions`` of the runs ``keys`` on dataset images (``indices``, or ``n`` chosen by
+    ``select``: first / random / misclassified) or on uploaded files (``uploads``: (name, bytes) pairs)."""
+    from _uploads import read_upload
+    from xaicnn.analysis.compare_attributions import compare_attributions
+
+    images = [read_upload(name, data, invert=invert) for name, data in uploads] or None
+    return compare_attributions(runs(keys), method=method, n=n, indices=list(indices) if indices else None,
+                                images=images, select=select, target=target, seed=seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def attribution_pngs(keys: tuple[Key, ...], **request) -> tuple[bytes, bytes]:
+    """The grid (one row per image, one column per run) and the deletion/insertion curves, as PNG bytes."""
+    from xaicnn.plots import plot_attribution_grid, plot_deletion_insertion
+
+    comparison = attributions(keys, **request)
+    return png(plot_attribution_grid(comparison)), png(plot_deletion_insertion(comparison))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def sanity(keys: tuple[Key, ...], run_index: int, **request):
+    """The model-randomisation check (Adebayo et al. 2018) of one run on the comparison's images and targets."""
+    return attributions(keys, **request).sanity_check(run_index)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def sanity_png(keys: tuple[Key, ...], run_index: int, **request) -> bytes:
+    from xaicnn.plots import plot_sanity_check
+
+    return png(plot_sanity_check(sanity(keys, run_index, **request)))

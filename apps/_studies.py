@@ -1,0 +1,79 @@
+"""The Studies page: the study folders under a root (``studies/``, and ``docs/studies/`` when it holds any),
+each with its results table, the verdict on every claim, its figures and report, and a button that
+opens the study's runs in the sidebar.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+import _cached as cached
+from _pages import one_sentence
+
+DEFAULT_ROOT = "studies"
+DOCS_ROOT = "docs/studies"  # the reports shipped with the project
+CLAIM_COLUMNS = ("claim", "original", "ours", "p_value", "verdict", "test")
+HIDDEN_SUFFIXES = ("_n", "_ci_low", "_ci_high")  # the report has the intervals; the table stays readable
+
+
+def open_runs(runs_dir: str) -> None:
+    """Button callback (runs before the next rerun draws the sidebar): point the sidebar at the study's runs,
+    select them all and show the Overview."""
+    from xaicnn.analysis.runs import scan_runs
+
+    names = [e.name for e in scan_runs(runs_dir) if e.ok]
+    st.session_state.update(folder=runs_dir, opened_folder=runs_dir, selected=names, page="Overview")
+
+
+def _study_folders(root: str) -> list[str]:
+    folders = cached.find_studies(root)
+    if root.rstrip("/") != DOCS_ROOT:
+        folders += [f for f in cached.find_studies(DOCS_ROOT) if f not in folders]
+    return folders
+
+
+def page(entries=(), compact: bool = False) -> None:
+    """The page (it does not use the selected runs ``entries``). ``compact``: the empty-state variant, shown
+    under the no-runs paragraph and silent when no study exists."""
+    root = st.session_state.get("studies_root", DEFAULT_ROOT)
+    folders = _study_folders(root)
+    if compact and not folders:
+        return
+    if compact:
+        st.subheader("Studies")
+    root = st.text_input("Studies folder", value=DEFAULT_ROOT, key="studies_root",
+                         help=f"Folders holding a study.json (written by 'xaicnn study'); {DOCS_ROOT}/ is always "
+                              f"listed too when it holds any.")
+    if not folders:
+        st.info(f"No studies under `{root}` or `{DOCS_ROOT}`. Run one with `xaicnn study vgg_kernel --preset quick` "
+                f"(minutes on a CPU); its folder appears here.")
+        return
+    folder = st.selectbox("Study", folders, key="study", format_func=lambda f: f"{Path(f).name}  ({f})")
+    with one_sentence():
+        result = cached.study(folder)
+        st.subheader(f"{result.name}: {result.description}")
+        st.caption(f"{result.preset} preset, {result.seeds} seed(s) per condition, dataset {result.dataset}; "
+                   f"status {result.status}; {result.seconds / 60:.1f} min wall clock.")
+        runs_dir = str(result.runs_dir)
+        if any(Path(runs_dir).glob("*.pt")):
+            st.button(f"Compare this study's runs ({runs_dir})", on_click=open_runs, args=(runs_dir,),
+                      key="open_study_runs", icon=":material/arrow_back:")
+        else:
+            st.caption(f"Its runs are not here ({runs_dir} holds no checkpoints; shipped reports come without them).")
+        if result.claims:
+            st.markdown("**Claims and verdicts** (Welch's t-test across seeds, 5 % level)")
+            st.dataframe([{k: c.get(k) for k in CLAIM_COLUMNS} for c in result.claims], hide_index=True,
+                         column_config={"p_value": st.column_config.NumberColumn("p", format="%.3g")})
+        if result.table:
+            st.markdown("**Results per condition** (mean and standard deviation over seeds)")
+            st.dataframe([{k: v for k, v in row.items() if not k.endswith(HIDDEN_SUFFIXES)} for row in result.table],
+                         hide_index=True)
+        if result.reductions:
+            st.caption("Reductions from the original settings: " + "; ".join(result.reductions) + ".")
+        for figure in result.figures:
+            if Path(figure).is_file():
+                st.image(str(figure), caption=Path(figure).stem)
+        if Path(result.report_md).is_file():
+            with st.expander("The whole report (report.md)"):
+                st.markdown(Path(result.report_md).read_text())

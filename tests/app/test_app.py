@@ -1,0 +1,167 @@
+"""The comparison app under streamlit's AppTest: empty folder, two runs on every page, broken files, uploads."""
+import io
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "apps" / "compare.py"
+sys.path.insert(0, str(APP.parent))  # the app's helper modules (_uploads) for the direct tests
+
+PAGES = ["Overview", "Curves", "Gradient flow", "Complexity", "Confusion", "Attributions", "Studies"]
+
+
+def open_app(folder, monkeypatch, tmp_path) -> AppTest:
+    monkeypatch.setenv("XAICNN_CHECKPOINT_DIR", str(folder))
+    monkeypatch.chdir(tmp_path)  # no studies/ or checkpoints/ of the repository leak in
+    return AppTest.from_file(str(APP), default_timeout=120).run()
+
+
+def texts(at) -> str:
+    """Every string the app showed (markdown, captions, errors, infos, widget labels and options, tables)."""
+    parts = [e.value for kind in (at.markdown, at.caption, at.error, at.info, at.subheader) for e in kind]
+    parts += [str(o) for m in at.multiselect for o in m.options] + [t.label for t in at.tabs]
+    parts += [df.value.to_string() for df in at.dataframe]
+    return "\n".join(parts)
+
+
+def show(at, page: str) -> AppTest:
+    at.session_state["page"] = page
+    return at.run()
+
+
+def test_an_empty_folder_says_how_to_make_runs(monkeypatch, tmp_path):
+    (tmp_path / "empty").mkdir()
+    at = open_app(tmp_path / "empty", monkeypatch, tmp_path)
+    assert not at.exception and not at.error and not at.tabs
+    shown = texts(at)
+    assert "No runs found" in shown and "make demo" in shown and "xaicnn train --arch vgg_block" in shown
+
+
+def test_a_missing_folder_is_one_sentence_not_a_traceback(monkeypatch, tmp_path):
+    at = open_app(tmp_path / "nowhere", monkeypatch, tmp_path)
+    assert not at.exception
+    assert [e.value for e in at.error] == [f"{tmp_path / 'nowhere'} is not a folder; pick a folder that holds "
+                                           f"checkpoints (*.pt)."]
+
+
+def test_two_runs_render_on_every_page(runs_folder, monkeypatch, tmp_path):
+    at = open_app(runs_folder, monkeypatch, tmp_path)
+    assert [t.label for t in at.tabs] == PAGES
+    assert at.multiselect[0].value == ["transformer_block", "vgg_block"]
+    overview = at.main.dataframe[0].value  # [0] is the sidebar's run list
+    assert sorted(overview["arch"]) == ["transformer_block", "vgg_block"]
+    assert overview["epochs"].tolist() == [2, 2]
+    for page in PAGES:
+        at = show(at, page)
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert not at.error, (page, [e.value for e in at.error])
+    at = show(at, "Curves")
+    assert len(at.image) == 1  # one overlaid figure
+    at = show(at, "Gradient flow")
+    assert len(at.image) == 6  # bars, heatmap and lines for each of the two runs
+    assert "vgg_block" in texts(at) and "transformer_block" in texts(at)
+
+
+def test_a_broken_checkpoint_is_listed_as_broken_and_the_others_work(runs_folder, monkeypatch, tmp_path):
+    good = (runs_folder / "vgg_block.pt").read_bytes()
+    (runs_folder / "half.pt").write_bytes(good[: len(good) // 3])
+    at = open_app(runs_folder, monkeypatch, tmp_path)
+    assert not at.exception
+    errors = [e.value for e in at.sidebar.error]
+    assert len(errors) == 1 and "**half** is broken" in errors[0] and "not a readable checkpoint" in errors[0]
+    assert at.multiselect[0].options == ["transformer_block", "vgg_block"] or \
+        sorted(at.multiselect[0].value) == ["transformer_block", "vgg_block"]
+    at = show(at, "Curves")
+    assert not at.exception and len(at.image) == 1
+
+
+def test_selecting_runs_narrows_every_page(runs_folder, monkeypatch, tmp_path):
+    at = open_app(runs_folder, monkeypatch, tmp_path)
+    at.multiselect[0].set_value(["vgg_block"]).run()
+    assert at.main.dataframe[0].value["arch"].tolist() == ["vgg_block"]
+    at = show(at, "Gradient flow")
+    assert len(at.image) == 3
+    at.multiselect[0].set_value([]).run()
+    assert [i.value for i in at.info] == ["Select one or more runs in the sidebar."]
+
+
+# --- uploads: the function the Attributions page calls on every uploaded file ---
+
+
+def _png(size=(40, 30), mode="RGB") -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new(mode, size, color=200 if mode == "L" else (200, 10, 10)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_an_uploaded_image_is_decoded_then_converted_to_each_runs_input_format():
+    from _uploads import read_upload
+    from xaicnn.analysis.compare_attributions import image_to_tensor
+
+    rgb = read_upload("photo.PNG", _png())
+    assert rgb.shape == (30, 40, 3) and rgb.dtype.name == "uint8" and tuple(rgb[5, 5]) == (200, 10, 10)
+    grey = image_to_tensor(rgb, 1, (32, 32))  # what compare_attributions does per run
+    assert grey.shape == (1, 32, 32) and int(grey[0, 5, 5]) == round(0.299 * 200 + 0.587 * 10 + 0.114 * 10)
+    inverted = read_upload("photo.png", _png(mode="L"), invert=True)
+    assert inverted.shape == (30, 40, 3) and int(inverted.max()) == int(inverted.min()) == 55
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("notes.txt", b"hello", "notes.txt is not an image file; upload one of png"),
+    ("fake.png", b"this is not a png", "fake.png could not be read as an image; upload a PNG or JPEG file."),
+    ("huge.png", b"\0" * (5 * 2**20 + 1), "huge.png is 5.0 MB, over the 5 MB upload limit; upload a smaller image."),
+])
+def test_anything_but_a_small_image_is_refused_with_one_sentence(name, data, message):
+    from _uploads import read_upload
+    from xaicnn.errors import UserError
+
+    with pytest.raises(UserError) as err:
+        read_upload(name, data)
+    assert str(err.value).startswith(message) and str(err.value).count(". ") == 0
+
+
+def test_the_upload_page_refuses_a_non_image_and_explains_an_image(runs_folder, monkeypatch, tmp_path):
+    at = show(open_app(runs_folder, monkeypatch, tmp_path), "Attributions")
+    at.radio(key="attr_source").set_value("upload").run()
+    assert [i.value for i in at.info] == ["Upload one or more images; each is converted to every run's input format."]
+    at.file_uploader(key="attr_uploads").set_value([("notes.txt", b"hello", "text/plain"),
+                                                    ("digit.png", _png((16, 16), "L"), "image/png")]).run()
+    assert not at.exception
+    assert [e.value for e in at.main.error] == ["notes.txt is not an image file; upload one of png, jpg, jpeg, bmp, "
+                                                "gif, webp, tif, tiff."]
+    table = at.main.dataframe[0].value
+    assert table["image"].tolist() == ["0", "0"] and sorted(table["run"]) == ["transformer_block", "vgg_block"]
+    assert table["label"].isna().all() and ((table["probability"] > 0) & (table["probability"] <= 1)).all()
+    assert len(at.main.image) == 2  # the grid and the deletion/insertion curves
+
+
+def test_a_study_is_listed_with_its_verdicts_and_opens_its_runs(runs_folder, monkeypatch, tmp_path):
+    import json
+    import shutil
+
+    from xaicnn.studies.report import FORMAT
+
+    study = tmp_path / "studies" / "blocks"
+    shutil.copytree(runs_folder, study / "runs")
+    claim = {"claim": "the VGG block beats the transformer block", "original": "0.991 vs 0.895",
+             "ours": "0.9 vs 0.8", "p_value": 0.01, "verdict": "confirmed", "test": "welch"}
+    (study / "study.json").write_text(json.dumps({
+        "format": FORMAT, "name": "blocks", "preset": "smoke", "description": "two blocks", "seeds": 1,
+        "table": [{"condition": "vgg", "arch": "vgg_block", "n": 1, "final_acc_mean": 0.9, "final_acc_ci_low": 0.8}],
+        "claims": [claim], "figures": []}))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    at = open_app(empty, monkeypatch, tmp_path)  # no runs: the empty state still lists the studies
+    assert "No runs found" in texts(at) and [s.value for s in at.subheader][-1] == "blocks: two blocks"
+    claims, table = (df.value for df in at.main.dataframe)
+    assert claims["verdict"].tolist() == ["confirmed"] and claims["p_value"].tolist() == [0.01]
+    assert "final_acc_ci_low" not in table.columns and table["final_acc_mean"].tolist() == [0.9]
+    at.button(key="open_study_runs").click().run()
+    assert not at.exception
+    assert (tmp_path / at.text_input(key="folder").value).resolve() == (study / "runs").resolve()
+    assert sorted(at.multiselect[0].value) == ["transformer_block", "vgg_block"]
+    assert sorted(at.main.dataframe[0].value["arch"]) == ["transformer_block", "vgg_block"]  # the Overview

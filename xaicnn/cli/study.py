@@ -1,0 +1,79 @@
+"""Run a whole experiment of the original reports: conditions x seeds -> table, statistics, verdicts, figures.
+
+Writes DIR/runs/<condition>-seed<k>.pt (one checkpoint per run), DIR/report.md, DIR/results.csv,
+DIR/study.json and DIR/figures/*.png; DIR defaults to studies/<name>/. Started again, a study skips
+finished runs and resumes unfinished ones.
+
+examples:
+  xaicnn study --list
+  xaicnn study vgg_kernel --preset quick --data-dir ../shared/data
+  xaicnn study depth50 --preset quick --dataset digits          # embedded data, no download
+  xaicnn study alpha_bottleneck --preset quick --jobs 2
+  xaicnn study vgg_kernel --report-only                          # redo tables, verdicts and figures
+"""
+
+
+def add_arguments(parser):
+    a = parser.add_argument
+    a("name", nargs="?", metavar="NAME", help="study to run (see --list)")
+    a("--list", action="store_true", help="list the studies: conditions and the cost of each preset")
+    a("--preset", default="quick", choices=["smoke", "quick", "full"],
+      help="smoke: seconds, tests the machinery; quick (default): at most ~10 min on 2 CPU cores; "
+           "full: the original settings (a GPU's job)")
+    a("--seeds", type=int, metavar="N", help="runs per condition (default: the preset's)")
+    a("--dataset", help="train on this dataset instead of the original (e.g. digits or glyphs, embedded)")
+    a("--data-dir", help="folder holding mnist/cifar10 (default: $XAICNN_CACHE or ~/.cache/xaicnn)")
+    a("--download", action="store_true", help="allow downloading mnist/cifar10 through torchvision")
+    a("--out", metavar="DIR", help="study folder (default: studies/NAME/)")
+    a("--jobs", type=int, default=1, metavar="N",
+      help="train N runs at once in separate processes, splitting the cores (--jobs 2 on 2 cores: about half the time)")
+    a("--report-only", action="store_true", help="rewrite report, tables, verdicts and figures from the runs in DIR")
+    a("--quiet", action="store_true", help="no progress bars or per-run lines")
+
+
+def run(args):
+    from ..errors import UserError
+    from .. import studies
+
+    if args.list:
+        if args.name:
+            raise UserError("--list lists every study; drop the study name or drop --list.")
+        return _list(studies)
+    if not args.name:
+        raise UserError("Name the study to run (xaicnn study NAME); 'xaicnn study --list' shows them.")
+    spec = studies.get(args.name)
+    if args.seeds is not None and args.seeds < 1:
+        raise UserError(f"--seeds must be at least 1; got {args.seeds}.")
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1; got {args.jobs}.")
+    log = (lambda *a, **k: None) if args.quiet else print
+    if args.report_only:
+        folder = args.out or studies.runner.default_out(spec.name)
+        read = studies.read_study(folder)
+        if read.name != spec.name:
+            raise UserError(f"{folder} holds the {read.name} study, not {spec.name}; pass the right --out.")
+        studies.write_report(folder, log=log)
+    else:
+        folder = studies.run_study(spec.name, args.preset, seeds=args.seeds, dataset=args.dataset,
+                                   data_dir=args.data_dir, download=args.download, out=args.out, jobs=args.jobs,
+                                   progress=not args.quiet, log=log)
+    result = studies.read_study(folder)
+    print(f"{result.name} ({result.preset}): {result.status}; report {result.report_md}")
+    for c in result.claims:
+        print(f"  {c['verdict']:>16}  {c['claim']}  (original {c['original']}; ours {c['ours']})")
+    return 0
+
+
+def _list(studies) -> int:
+    for name, description in studies.available().items():
+        spec = studies.get(name)
+        print(f"{name}: {description}")
+        if spec.conditions:
+            print("  conditions: " + ", ".join(f"{c.label} ({c.arch}{', ' + c.augment if c.augment != 'none' else ''})"
+                                               for c in spec.conditions))
+            print(f"  dataset: {spec.dataset} (embedded stand-in: --dataset {spec.fallback})")
+            for preset in ("smoke", "quick", "full"):
+                print(f"  {preset:>5}: {spec.cost(preset)}")
+        else:
+            print("  trains nothing: measured on the meta device in seconds")
+    return 0
