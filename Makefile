@@ -30,8 +30,12 @@ test: setup
 	fi
 	$(BIN)/python -m pytest -q
 
+# Figures only, nothing asserted (see docs/performance.md). The app timing needs the demo runs: trained first.
 bench: setup
-	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/attribution_throughput.py
+	$(BIN)/python -m xaicnn.demo --out checkpoints/demo --no-app
+	$(BIN)/python bench/app_interaction.py --folder checkpoints/demo
 
 clean:
 	rm -rf $(VENV) build *.egg-info

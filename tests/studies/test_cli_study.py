@@ -13,7 +13,7 @@ def test_list_shows_every_study_with_conditions_and_costs(cli):
     for name in studies.available():
         assert f"{name}: {studies.available()[name]}" in out
     assert "conditions: k3 (vgg16), k7 (vgg16_7x7)" in out
-    assert "quick: 6 runs x 6 epochs x 3,000 images (~5 min on 2 CPU cores, about half with --jobs 2)" in out
+    assert "quick: 6 runs x 6 epochs x 6,000 images (~6 min measured on 2 CPU cores, 2 runs at a time)" in out
     assert "full: 10 runs x 30 epochs x 50,000 images" in out
     assert "embedded stand-in: --dataset digits" in out
 

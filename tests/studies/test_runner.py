@@ -210,3 +210,21 @@ def test_a_run_that_diverges_is_recorded_and_not_retried(tmp_path, monkeypatch):
     trained.clear()
     studies.run_study(spec, "smoke", dataset="digits", out=tmp_path, progress=False, log=lambda *a: None)
     assert trained == []  # nothing is retried: the divergence is a result
+
+
+def test_publish_copies_report_and_figures_without_checkpoints(smoke, tmp_path, cli):
+    folder, _ = smoke("mnist_blocks")
+    docs = tmp_path / "docs" / "studies"
+    md = studies.publish_study(folder, docs)
+    assert md == docs / "mnist_blocks.md"
+    published = studies.read_study(docs / "mnist_blocks")  # the app reads the copy like any study folder
+    assert published.report_md == md and published.claims == studies.read_study(folder).claims
+    assert published.figures and all(f.is_file() for f in published.figures)
+    assert not list((docs / "mnist_blocks").rglob("*.pt"))
+    assert "| [mnist_blocks](mnist_blocks.md) | smoke |" in (docs / "README.md").read_text()
+    text = md.read_text()
+    assert "](mnist_blocks/figures/" in text and "](figures/" not in text
+    for link in (line.split("](")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")):
+        assert (docs / link).is_file(), link
+    code, out, _ = cli("study", "mnist_blocks", "--report-only", "--out", folder, "--publish", tmp_path / "again")
+    assert code == 0 and (tmp_path / "again" / "mnist_blocks.md").is_file()

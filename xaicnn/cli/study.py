@@ -10,6 +10,7 @@ examples:
   xaicnn study depth50 --preset quick --dataset digits          # embedded data, no download
   xaicnn study alpha_bottleneck --preset quick --jobs 2
   xaicnn study vgg_kernel --report-only                          # redo tables, verdicts and figures
+  xaicnn study vgg_kernel --report-only --publish docs/studies   # copy report + figures for readers
 """
 
 
@@ -25,9 +26,12 @@ def add_arguments(parser):
     a("--data-dir", help="folder holding mnist/cifar10 (default: $XAICNN_CACHE or ~/.cache/xaicnn)")
     a("--download", action="store_true", help="allow downloading mnist/cifar10 through torchvision")
     a("--out", metavar="DIR", help="study folder (default: studies/NAME/)")
-    a("--jobs", type=int, default=1, metavar="N",
-      help="train N runs at once in separate processes, splitting the cores (--jobs 2 on 2 cores: about half the time)")
+    a("--jobs", type=int, metavar="N",
+      help="train N runs at once in separate processes, splitting the cores (default: one per CPU core, at most 4, "
+           "on a machine without a GPU; 1 with a GPU)")
     a("--report-only", action="store_true", help="rewrite report, tables, verdicts and figures from the runs in DIR")
+    a("--publish", metavar="DOCS", help="after the study, copy its report and figures (no checkpoints) to "
+                                        "DOCS/NAME.md and DOCS/NAME/ (e.g. docs/studies)")
     a("--quiet", action="store_true", help="no progress bars or per-run lines")
 
 
@@ -44,6 +48,8 @@ def run(args):
     spec = studies.get(args.name)
     if args.seeds is not None and args.seeds < 1:
         raise UserError(f"--seeds must be at least 1; got {args.seeds}.")
+    if args.jobs is None:
+        args.jobs = default_jobs()
     if args.jobs < 1:
         raise UserError(f"--jobs must be at least 1; got {args.jobs}.")
     log = (lambda *a, **k: None) if args.quiet else print
@@ -59,9 +65,21 @@ def run(args):
                                    progress=not args.quiet, log=log)
     result = studies.read_study(folder)
     print(f"{result.name} ({result.preset}): {result.status}; report {result.report_md}")
+    if args.publish:
+        print(f"published: {studies.publish_study(folder, args.publish)}")
     for c in result.claims:
         print(f"  {c['verdict']:>16}  {c['claim']}  (original {c['original']}; ours {c['ours']})")
     return 0
+
+
+def default_jobs() -> int:
+    """Small runs use a core each better than two cores together (less synchronisation, steadier under load);
+    on a GPU machine the runs share one device, so one at a time."""
+    import os
+
+    import torch
+
+    return 1 if torch.cuda.is_available() else max(1, min(4, os.cpu_count() or 1))
 
 
 def _list(studies) -> int:

@@ -223,9 +223,12 @@ def _facts(spec: StudySpec, record: dict) -> list[tuple[str, str]]:
     total = f"{record.get('seconds', 0) / 60:.1f} min wall clock"
     if record.get("planned"):
         total += f" ({record.get('train_seconds', 0) / 60:.1f} min of training summed over runs)"
-    return [("Preset", f"`{record['preset']}`{seeds}"), ("Dataset", record.get("dataset_note", record["dataset"])),
-            ("Original setting", spec.original or "-"), ("Machine", record.get("machine", "-") + jobs),
-            ("Total time", total), ("Status", f"{record['status']} (written {record.get('finished', '-')})")]
+    facts = [("Preset", f"`{record['preset']}`{seeds}"), ("Dataset", record.get("dataset_note", record["dataset"])),
+             ("Original setting", spec.original or "-"), ("Machine", record.get("machine", "-") + jobs),
+             ("Total time", total), ("Status", f"{record['status']} (written {record.get('finished', '-')})")]
+    if spec.compute is not None:  # a computed study (lecture_shapes) trains nothing: no preset, data or seeds
+        facts = [f for f in facts if f[0] not in ("Preset", "Dataset")]
+    return facts
 
 
 def _claims_section(claims: list[dict]) -> list[str]:
@@ -279,8 +282,62 @@ def read_study(folder: str | Path) -> StudyResult:
                        dataset=r.get("dataset", ""), seeds=r.get("seeds", 0), status=r.get("status", "running"),
                        table=r.get("table", []), claims=r.get("claims", []),
                        figures=[folder / f for f in r.get("figures", [])], runs=r.get("runs", []),
-                       runs_dir=folder / "runs", report_md=folder / "report.md", results_csv=folder / "results.csv",
+                       runs_dir=folder / "runs", report_md=_report_path(folder), results_csv=folder / "results.csv",
                        reductions=r.get("reductions", []), seconds=r.get("seconds", 0.0), record=r)
+
+
+def _report_path(folder: Path) -> Path:
+    """``report.md`` in the folder; a published study keeps it beside the folder as ``<name>.md``."""
+    inside = folder / "report.md"
+    beside = folder.parent / f"{folder.name}.md"
+    return beside if not inside.is_file() and beside.is_file() else inside
+
+
+def publish_study(folder: str | Path, docs_dir: str | Path) -> Path:
+    """Copy a study's report for readers: ``DOCS/<name>.md`` (figure links pointing into ``DOCS/<name>/``) and
+    ``DOCS/<name>/`` with ``study.json``, ``results.csv`` and ``figures/`` - everything but the checkpoints.
+    The app lists the copy like any study folder. Returns the path of the published ``.md``."""
+    import shutil
+
+    result = read_study(folder)
+    if not result.report_md.is_file():
+        raise UserError(f"{folder} has no report.md yet; run the study (or --report-only) first.")
+    target = Path(docs_dir) / result.name
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name in ("study.json", "results.csv"):
+        if (result.folder / name).is_file():
+            shutil.copy2(result.folder / name, target / name)
+    for relative in result.record.get("figures", []):  # e.g. figures/curves.png, figures/attributions/attributions.png
+        if (result.folder / relative).is_file():
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(result.folder / relative, target / relative)
+    text = result.report_md.read_text().replace("](figures/", f"]({result.name}/figures/")
+    md = Path(docs_dir) / f"{result.name}.md"
+    md.write_text(text)
+    write_index(docs_dir)
+    return md
+
+
+def write_index(docs_dir: str | Path) -> Path:
+    """``DOCS/README.md``: one line per published study with its preset, dataset and verdict counts."""
+    docs_dir = Path(docs_dir)
+    lines = ["# Study reports", "", "Written by `xaicnn study NAME --publish docs/studies` from runs on the machine "
+             "each report names; the checkpoints are not included. Verdicts compare our runs with the numbers of "
+             "the original reports (Welch's t-test across seeds, alpha 0.05).", "",
+             "| study | preset | dataset | runs | confirmed | refuted | not significant | other |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
+    for folder in find_studies(docs_dir, max_depth=1):
+        r = read_study(folder)
+        verdicts = [c["verdict"] for c in r.claims]
+        counts = [verdicts.count(v) for v in (stats.CONFIRMED, stats.REFUTED, stats.NOT_SIGNIFICANT)]
+        dataset = "-" if not r.runs else r.dataset
+        lines.append(f"| [{r.name}]({r.name}.md) | {r.preset if r.runs else '-'} | {dataset} | {len(r.runs)} | "
+                     + " | ".join(map(str, counts)) + f" | {len(verdicts) - sum(counts)} |")
+    path = docs_dir / "README.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def _metric_label(metric: str) -> str:

@@ -160,7 +160,7 @@ class StudySpec:
         images = p.train_size or TRAIN_IMAGES.get(self.dataset)
         epochs = f"{p.epochs} epoch{'s' * (p.epochs != 1)}"
         text = f"{self.runs(preset)} runs x {epochs} x {f'{images:,}' if images else 'all'} images"
-        return text + (f" (~{p.minutes:g} min on 2 CPU cores, about half with --jobs 2)" if p.minutes else "")
+        return text + (f" (~{p.minutes:g} min measured on 2 CPU cores, 2 runs at a time)" if p.minutes else "")
 
 
 def _phrase(key: str) -> str:

@@ -24,7 +24,7 @@ SPEC = register_study(StudySpec(
     train={"batch_size": 32, "lr": 1e-3, "optimizer": "adam", "schedule": "none"},
     presets={
         "smoke": replace(SMOKE, condition_options={"fc20": {"width": 32}, "fc56": {"width": 32}}),
-        "quick": Preset(epochs=8, seeds=3, minutes=5, train_size=2500, val_size=1000,
+        "quick": Preset(epochs=8, seeds=3, minutes=5.5, train_size=5000, val_size=1000,
                         options={"width": 0.125}, condition_options={"fc20": {"width": 256}, "fc56": {"width": 256}},
                         notes=("FC layers 256 wide instead of 4096: depth, not width, is what fails to train",)),
         "full": Preset(epochs=30, seeds=5),

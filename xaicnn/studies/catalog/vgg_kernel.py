@@ -22,7 +22,7 @@ SPEC = register_study(StudySpec(
     train={"batch_size": 128, "lr": 1e-4, "optimizer": "adam", "schedule": "onecycle"},
     presets={
         "smoke": SMOKE,
-        "quick": Preset(epochs=6, seeds=3, minutes=5, train_size=3000, val_size=1000, options={"width": 0.25},
+        "quick": Preset(epochs=6, seeds=3, minutes=6, train_size=6000, val_size=1000, options={"width": 0.25},
                         config={"batch_size": 64, "lr": 5e-4},
                         notes=("width x0.25 keeps the 3x3/7x7 ratio of parameters and FLOPs (both scale with width "
                                "squared)",
