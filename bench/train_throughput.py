@@ -7,8 +7,8 @@ Same model, same data, same batch size and optimiser (Adam), for
   (b)  a typical torch.utils.data.DataLoader over PIL images with per-image torchvision transforms,
   (c)  ``xaicnn.train`` with gradient flow off, and (d) on.
 Images/s count training steps only (no validation): the best warm epoch (all but the first), since on a
-shared 2-core machine single epochs vary by 10-30%. Prints figures,
-asserts nothing; the last line is ``c/a=X.XX d/c=X.XX c/b=X.XX`` (geometric mean over the two setups).
+shared 2-core machine single epochs vary by 10-30%. Prints figures, asserts nothing; the last line is
+``c/a=X.XX d/c=X.XX c/b=X.XX`` (geometric mean over the two setups).
 (a) and (b) run first for every setup: the trainer's allocator setting is process-wide and cannot be
 undone, and they stand for loops written without it.
 
@@ -120,9 +120,9 @@ def main():
     args = parser.parse_args()
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch is a warm-up.")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, native bf16: {cpu_has_native_bf16()}")
-    ratios = {"c/a": [], "d/c": [], "c/b": []}
     bf16 = cpu_has_native_bf16()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, native bf16: {bf16}")
+    ratios = {"c/a": [], "d/c": [], "c/b": []}
     sets, plain = {}, {}
     for arch, dataset, size, bs in SETUPS:  # loops written without xaicnn's settings, first (see above)
         train_set = data.load(dataset, "train", size=size, progress=False)
