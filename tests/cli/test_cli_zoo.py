@@ -77,3 +77,13 @@ def test_help_does_not_import_torch_and_is_fast():
 def test_python_dash_m_works():
     out = subprocess.run([sys.executable, "-m", "xaicnn", "archs"], check=True, capture_output=True, text=True).stdout
     assert "bottleneck_alpha" in out
+
+
+def test_reader_closing_the_pipe_early_is_not_an_error():
+    """`xaicnn study --list | head -2`: the reader goes away mid-output; the CLI stops quietly (no traceback)."""
+    proc = subprocess.Popen([sys.executable, "-m", "xaicnn", "study", "--list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the interpreter has even started: every write will meet a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

@@ -66,3 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"xaicnn {args.command}: interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`xaicnn study --list | head`): stop quietly, like any Unix tool
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit-time flush cannot fail again
+        return 141
