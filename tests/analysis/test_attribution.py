@@ -238,6 +238,21 @@ def test_cli_two_checkpoints_side_by_side_and_json_stdout(ckpts, cli, tmp_path):
     assert width > 1.1 * height  # 2 rows x 3 columns (input + one per checkpoint); with one checkpoint it is taller than wide
 
 
+def test_cli_comparison_default_folder_leaves_each_runs_own_files_alone(ckpts, cli):
+    import json
+
+    own = ckpts["vgg_block"].parent / "vgg_block_attributions"
+    code, _, err = cli("attribute", "--ckpt", ckpts["vgg_block"], "--n", "1", "--steps", "4", "--quiet")
+    assert code == 0, err
+    before = (own / "attributions.json").read_text()
+    code, _, err = cli("attribute", "--ckpt", ckpts["vgg_block"], "--ckpt", ckpts["lenet5"], "--n", "2", "--steps", "4",
+                       "--quiet")
+    assert code == 0, err
+    pair = ckpts["vgg_block"].parent / "vgg_block_vs_lenet5_attributions"
+    assert (own / "attributions.json").read_text() == before
+    assert set(json.loads((pair / "attributions.json").read_text())["images"][0]["runs"]) == {"vgg_block", "lenet5"}
+
+
 def test_compare_misclassified_random_and_file_images(ckpts, tmp_path):
     from PIL import Image
 

@@ -36,7 +36,8 @@ def add_arguments(parser):
     a("--baseline", choices=["black", "blurred", "noise"], help="reference image for ig and occlusion (default black)")
     a("--option", "-O", action="append", default=[], metavar="KEY=VALUE", help="other method option, e.g. -O noise=0.2")
     a("--seed", type=int, default=0, help="seed for random selection, noise and the random pixel order (default 0)")
-    a("--out", help="output folder (default: <ckpt dir>/<ckpt stem>_attributions/ of the first checkpoint)")
+    a("--out", help="output folder (default: <ckpt dir>/<ckpt stem>_attributions/ next to the first checkpoint; "
+                    "<stem>_vs_<stem>_attributions/ for several, so a comparison never replaces one run's own files)")
     a("--json", action="store_true", help="print the JSON to stdout")
     a("--sanity", action="store_true",
       help="also run the model-randomisation sanity check on the first checkpoint (writes sanity.json and sanity.png)")
@@ -72,7 +73,7 @@ def run(args):
     from ..training import resolve_checkpoint
 
     paths = [resolve_checkpoint(p) for p in args.ckpt]
-    out = Path(args.out) if args.out else paths[0].parent / f"{paths[0].stem}_attributions"
+    out = Path(args.out) if args.out else paths[0].parent / f"{'_vs_'.join(p.stem for p in paths)}_attributions"
     target = args.target if args.target in ("pred", "label") else _class_number(args.target)
     comparison = compare_attributions(
         paths, method=args.method, n=args.n, indices=_indices(args.index) if args.index else None, images=args.image,
