@@ -228,3 +228,16 @@ def test_publish_copies_report_and_figures_without_checkpoints(smoke, tmp_path, 
         assert (docs / link).is_file(), link
     code, out, _ = cli("study", "mnist_blocks", "--report-only", "--out", folder, "--publish", tmp_path / "again")
     assert code == 0 and (tmp_path / "again" / "mnist_blocks.md").is_file()
+
+
+def test_publish_never_replaces_the_study_it_copies(smoke, tmp_path, cli):
+    import shutil
+
+    folder, _ = smoke("mnist_blocks")
+    study = tmp_path / "studies" / "mnist_blocks"  # the default layout: studies/NAME
+    shutil.copytree(folder, study)
+    runs = sorted(p.name for p in (study / "runs").glob("*.pt"))
+    assert runs
+    code, _, err = cli("study", "mnist_blocks", "--report-only", "--out", study, "--publish", tmp_path / "studies")
+    assert code == 2 and "is a study folder with its runs" in err and "Traceback" not in err
+    assert sorted(p.name for p in (study / "runs").glob("*.pt")) == runs

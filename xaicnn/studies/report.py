@@ -303,6 +303,10 @@ def publish_study(folder: str | Path, docs_dir: str | Path) -> Path:
     if not result.report_md.is_file():
         raise UserError(f"{folder} has no report.md yet; run the study (or --report-only) first.")
     target = Path(docs_dir) / result.name
+    if target.exists() and (target.resolve() == result.folder.resolve() or (target / "runs").is_dir()):
+        # the copy replaces DOCS/NAME whole; never when that is the study itself (--publish studies)
+        raise UserError(f"{target} is a study folder with its runs, not a published copy; publish into another "
+                        f"folder, e.g. --publish docs/studies.")
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
