@@ -23,12 +23,21 @@ cfgs: dict[str, tuple[int, ...]] = {
     "vgg16": (2, 2, 3, 3, 3),
     "vgg19": (2, 2, 4, 4, 4),
     "vgg50": (4, 6, 12, 13, 12),  # 47 conv + 3 linear = 50 weight layers
+    "vgg16_rf": (1, 1, 1, 1, 1),  # one conv per stage, its kernel from SAME_FIELD_KERNELS
 }
 
+# Simonyan & Zisserman's comparison (2015, Sec. 2.3 and 4.1): n stacked 3x3 convs see a (2n+1)x(2n+1) field, so
+# VGG-16's stages of 2, 2, 3, 3, 3 convs become one 5x5, 5x5, 7x7, 7x7, 7x7 conv each - same receptive field
+# per stage, fewer non-linearities, more parameters.
+SAME_FIELD_KERNELS = tuple(2 * n + 1 for n in cfgs["vgg16"])
 
-def make_layers(stages: tuple[int, ...], in_channels: int, kernel_size: int, width: float, batch_norm: bool) -> nn.Sequential:
+
+def make_layers(stages: tuple[int, ...], in_channels: int, kernel_size: int | tuple[int, ...], width: float,
+                batch_norm: bool) -> nn.Sequential:
+    """``kernel_size``: one size for every conv, or one per stage."""
     layers: list[nn.Module] = []
-    for repeats, stage_width in zip(stages, STAGE_WIDTHS):
+    kernels = kernel_size if isinstance(kernel_size, tuple) else (kernel_size,) * len(stages)
+    for repeats, stage_width, kernel_size in zip(stages, STAGE_WIDTHS, kernels):
         out = scaled(stage_width, width)
         for _ in range(repeats):
             layers.append(nn.Conv2d(in_channels, out, kernel_size, padding=kernel_size // 2))
@@ -79,6 +88,14 @@ def vgg16(*, in_channels, num_classes, image_size, kernel_size: int = 3, width: 
 def vgg16_7x7(*, in_channels, num_classes, image_size, width: float = 1.0, fc_width: int = 4096,
               batch_norm: bool = False, dropout: float = 0.5):
     return _build("vgg16", in_channels, num_classes, image_size, 7, width, fc_width, batch_norm, dropout)
+
+
+@register_model("vgg16_rf", "VGG-16 with each stage's 3x3 stack replaced by one conv of the same receptive field "
+                           "(5x5, 5x5, 7x7, 7x7, 7x7)")
+def vgg16_rf(*, in_channels, num_classes, image_size, width: float = 1.0, fc_width: int = 4096,
+             batch_norm: bool = False, dropout: float = 0.5):
+    return _build("vgg16_rf", in_channels, num_classes, image_size, SAME_FIELD_KERNELS, width, fc_width, batch_norm,
+                  dropout)
 
 
 @register_model("vgg19", "VGG-19 (config E): 16 conv 3x3 + 3 FC, no batch norm")

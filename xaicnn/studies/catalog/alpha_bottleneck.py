@@ -26,7 +26,7 @@ SPEC = register_study(StudySpec(
     train={"batch_size": 50, "lr": 1e-4, "optimizer": "adam", "schedule": "none", "time_budget": 15.0},
     presets={
         "smoke": replace(SMOKE, train_size=52, val_size=26, config={"batch_size": 26, "image_size": 40}),
-        "quick": Preset(epochs=5, seeds=3, minutes=6, train_size=10400, val_size=1040,
+        "quick": Preset(epochs=8, seeds=5, minutes=11, train_size=7800, val_size=1040,
                         config={"image_size": 40, "batch_size": 32, "lr": 1e-3},
                         notes=("glyphs resized from 100x100 to 40x40: layer3's 5x5 max-pool then sees 10x10 and the head "
                                "512-100-52, so both nets keep their structure at a sixth of the cost; at 100x100 neither "

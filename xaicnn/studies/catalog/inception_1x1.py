@@ -23,7 +23,7 @@ SPEC = register_study(StudySpec(
     train={"batch_size": 128, "lr": 2e-3, "optimizer": "adam", "schedule": "onecycle"},
     presets={
         "smoke": SMOKE,
-        "quick": Preset(epochs=6, seeds=3, minutes=5.5, train_size=5000, val_size=1000,
+        "quick": Preset(epochs=8, seeds=5, minutes=9, train_size=4000, val_size=1000,
                         options={"width": 0.125, "stages": 1},
                         config={"batch_size": 64}),
         "full": Preset(epochs=30, seeds=5),
