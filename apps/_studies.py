@@ -13,7 +13,6 @@ from _pages import one_sentence
 
 DEFAULT_ROOT = "studies"
 DOCS_ROOT = "docs/studies"  # the reports shipped with the project
-CLAIM_COLUMNS = ("claim", "original", "ours", "p_value", "verdict", "test")
 HIDDEN_SUFFIXES = ("_n", "_ci_low", "_ci_high")  # the report has the intervals; the table stays readable
 
 
@@ -62,9 +61,7 @@ def page(entries=(), compact: bool = False) -> None:
         else:
             st.caption(f"Its runs are not here ({runs_dir} holds no checkpoints; shipped reports come without them).")
         if result.claims:
-            st.markdown("**Claims and verdicts** (Welch's t-test across seeds, 5 % level)")
-            st.dataframe([{k: c.get(k) for k in CLAIM_COLUMNS} for c in result.claims], hide_index=True,
-                         column_config={"p_value": st.column_config.NumberColumn("p", format="%.3g")})
+            _claims(result.claims)
         if result.table:
             st.markdown("**Results per condition** (mean and standard deviation over seeds)")
             st.dataframe([{k: v for k, v in row.items() if not k.endswith(HIDDEN_SUFFIXES)} for row in result.table],
@@ -77,3 +74,30 @@ def page(entries=(), compact: bool = False) -> None:
         if Path(result.report_md).is_file():
             with st.expander("The whole report (report.md)"):
                 st.markdown(Path(result.report_md).read_text())
+
+
+def _claims(claims: list[dict]) -> None:
+    """Statistical verdicts and exact checks in two tables, never counted together."""
+    from xaicnn.studies import verdicts
+    from xaicnn.studies.markdown import effect_text
+
+    statistical = [c for c in claims if not verdicts.is_exact(c)]
+    exact = [c for c in claims if verdicts.is_exact(c)]
+    tally = verdicts.tally(claims)
+    if statistical:
+        st.markdown("**Claims of the original and their verdicts** - "
+                    + ", ".join(f"{n} {v}" for v, n in tally["statistical"].items() if n))
+        st.caption("Welch's test across seeds, Holm-adjusted within the study (TOST for 'about the same'); "
+                   "the report explains each verdict.")
+        st.dataframe([{"claim": c["claim"], "source": c.get("source"), "source's figures": c.get("original"),
+                       "ours": c.get("ours"), "our effect [95% CI]": effect_text(c), "Hedges' g": c.get("hedges_g"),
+                       "p": c.get("p_tost") if c.get("direction") == "~" else c.get("p_value"),
+                       "p (Holm)": c.get("p_tost_holm") if c.get("direction") == "~" else c.get("p_holm"),
+                       "verdict": c["verdict"]} for c in statistical], hide_index=True,
+                     column_config={"p": st.column_config.NumberColumn(format="%.2g"),
+                                    "p (Holm)": st.column_config.NumberColumn(format="%.2g"),
+                                    "Hedges' g": st.column_config.NumberColumn(format="%+.2f")})
+    if exact:
+        st.markdown("**Exact checks** - " + ", ".join(f"{n} {v}" for v, n in tally["exact"].items() if n))
+        st.dataframe([{"check": c["claim"], "source": c.get("source"), "source's figures": c.get("original"),
+                       "ours": c.get("ours"), "verdict": c["verdict"]} for c in exact], hide_index=True)

@@ -143,22 +143,27 @@ def test_a_study_is_listed_with_its_verdicts_and_opens_its_runs(runs_folder, mon
     import json
     import shutil
 
-    from xaicnn.studies.report import FORMAT
+    from xaicnn.studies.record import FORMAT
 
     study = tmp_path / "studies" / "blocks"
     shutil.copytree(runs_folder, study / "runs")
-    claim = {"claim": "the VGG block beats the transformer block", "original": "0.991 vs 0.895",
-             "ours": "0.9 vs 0.8", "p_value": 0.01, "verdict": "confirmed", "test": "welch"}
+    claim = {"claim": "the VGG block beats the transformer block", "original": "0.991 vs 0.895", "kind": "runs",
+             "metric": "final_acc", "ours": "0.9 vs 0.8", "p_value": 0.01, "p_holm": 0.02, "difference": 0.1,
+             "ci_low": 0.05, "ci_high": 0.15, "verdict": "direction reproduced", "test": "welch",
+             "source": "001 conclusion"}
+    exact = {"claim": "params", "kind": "exact", "metric": "params", "ours": "1 vs 2", "verdict": "exact match"}
     (study / "study.json").write_text(json.dumps({
         "format": FORMAT, "name": "blocks", "preset": "smoke", "description": "two blocks", "seeds": 1,
         "table": [{"condition": "vgg", "arch": "vgg_block", "n": 1, "final_acc_mean": 0.9, "final_acc_ci_low": 0.8}],
-        "claims": [claim], "figures": []}))
+        "claims": [claim, exact], "figures": []}))
     empty = tmp_path / "empty"
     empty.mkdir()
     at = open_app(empty, monkeypatch, tmp_path)  # no runs: the empty state still lists the studies
     assert "No runs found" in texts(at) and [s.value for s in at.subheader][-1] == "blocks: two blocks"
-    claims, table = (df.value for df in at.main.dataframe)
-    assert claims["verdict"].tolist() == ["confirmed"] and claims["p_value"].tolist() == [0.01]
+    claims, checks, table = (df.value for df in at.main.dataframe)
+    assert claims["verdict"].tolist() == ["direction reproduced"] and claims["p (Holm)"].tolist() == [0.02]
+    assert claims["our effect [95% CI]"].tolist() == ["+0.100 [+0.050, +0.150]"]
+    assert checks["verdict"].tolist() == ["exact match"]  # exact checks in their own table
     assert "final_acc_ci_low" not in table.columns and table["final_acc_mean"].tolist() == [0.9]
     at.button(key="open_study_runs").click().run()
     assert not at.exception

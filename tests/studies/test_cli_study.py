@@ -12,9 +12,14 @@ def test_list_shows_every_study_with_conditions_and_costs(cli):
     assert code == 0 and not err
     for name in studies.available():
         assert f"{name}: {studies.available()[name]}" in out
-    assert "conditions: k3 (vgg16), k7 (vgg16_7x7)" in out
-    assert "quick: 6 runs x 6 epochs x 6,000 images (~6 min measured on 2 CPU cores, 2 runs at a time)" in out
-    assert "full: 10 runs x 30 epochs x 50,000 images" in out
+    assert "conditions: k3 (vgg16), k7 (vgg16_7x7), rf (vgg16_rf)" in out
+    assert "claims: 4 statistical + 2 exact checks (from 000_17c1f6e4dcaf675a.txt, 003_5e4d8ea69c0591df.txt)" in out
+    assert "quick: 15 runs (3 conditions x 5 seeds) x 16 epochs x 2,000 images, ~" in out
+    assert "full: 10 runs (2 conditions x 5 seeds) x 30 epochs x 50,000 images" in out  # inception_1x1
+    for name in studies.available():  # every quick preset states its cost, at most 15 minutes
+        spec = studies.get(name)
+        if spec.conditions:
+            assert spec.presets["quick"].minutes <= 15
     assert "embedded stand-in: --dataset digits" in out
 
 
@@ -65,4 +70,6 @@ def test_smoke_through_the_cli(cli, tmp_path):
                          "--out", tmp_path / "s", "--quiet")
     assert code == 0, err
     assert out.startswith("inception_1x1 (smoke): complete; report ")
-    assert "no test (n=1)" in out and (tmp_path / "s" / "runs" / "naive-seed0.pt").is_file()
+    assert "mismatch" in out and (tmp_path / "s" / "runs" / "naive-seed0.pt").is_file()
+    report = (tmp_path / "s" / "report.md").read_text()
+    assert "no variance to test against" in report or "at chance" in report  # n=1: no test, and the report says why

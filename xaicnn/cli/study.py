@@ -19,7 +19,7 @@ def add_arguments(parser):
     a("name", nargs="?", metavar="NAME", help="study to run (see --list)")
     a("--list", action="store_true", help="list the studies: conditions and the cost of each preset")
     a("--preset", default="quick", choices=["smoke", "quick", "full"],
-      help="smoke: seconds, tests the machinery; quick (default): at most ~10 min on 2 CPU cores; "
+      help="smoke: seconds, tests the machinery; quick (default): at most 15 min on 2 CPU cores; "
            "full: the original settings (a GPU's job)")
     a("--seeds", type=int, metavar="N", help="runs per condition (default: the preset's)")
     a("--dataset", help="train on this dataset instead of the original (e.g. digits or glyphs, embedded)")
@@ -86,6 +86,9 @@ def _list(studies) -> int:
     for name, description in studies.available().items():
         spec = studies.get(name)
         print(f"{name}: {description}")
+        exact = sum(c.kind == "exact" for c in spec.claims)
+        sources = sorted({c.source.split(" ")[0] for c in spec.claims})
+        print(f"  claims: {len(spec.claims) - exact} statistical + {exact} exact checks (from {', '.join(sources)})")
         if spec.conditions:
             print("  conditions: " + ", ".join(f"{c.label} ({c.arch}{', ' + c.augment if c.augment != 'none' else ''})"
                                                for c in spec.conditions))

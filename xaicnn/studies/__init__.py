@@ -7,14 +7,19 @@
     [xaicnn.studies.read_study(f) for f in xaicnn.studies.find_studies("studies")]   # what the app lists
     xaicnn.studies.publish_study(folder, "docs/studies")   # docs/studies/<name>.md + figures, no checkpoints
 
-Importing this package registers every study and imports no torch (the runner and the report load it
-when they run).
+Modules: ``spec`` (what a study is), ``runner`` (training), ``record`` (study.json, read by everything),
+``results`` (metrics and tables), ``stats`` and ``verdicts`` (claims -> verdicts), ``report`` / ``markdown``
+(writing), ``publish`` (copies for readers), ``figures``. Importing this package registers every study and
+imports no torch (the runner and the report load it when they run).
 """
-from .report import StudyResult, find_studies, publish_study, read_study, write_report
+from .publish import publish_study, write_index
+from .record import StudyResult, find_studies, read_study
+from .report import write_report
 from .runner import plan_runs, run_study
 from .spec import STUDIES, Claim, ComputedStudy, Condition, Preset, StudySpec, available, get, register_study
 
 from . import catalog  # noqa: E402,F401  (registration, in listing order)
 
 __all__ = ["STUDIES", "Claim", "ComputedStudy", "Condition", "Preset", "StudyResult", "StudySpec", "available",
-           "find_studies", "get", "publish_study", "plan_runs", "read_study", "register_study", "run_study", "write_report"]
+           "find_studies", "get", "publish_study", "plan_runs", "read_study", "register_study", "run_study",
+           "write_index", "write_report"]

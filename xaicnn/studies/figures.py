@@ -2,12 +2,15 @@
 
 The figures themselves come from :mod:`xaicnn.plots` and :mod:`xaicnn.analysis` (the same functions
 the CLI and the app call); this module only picks the runs (one per condition: its lowest finished seed,
-so every figure shows the same runs) and names the files. A figure that fails is reported in one line
-and skipped: a study's numbers never depend on its pictures.
+so every figure shows the same runs) and names the files. A figure kind may also check what it shows
+(``attributions`` runs the randomisation sanity check and reports deletion/insertion AUCs): it appends
+markdown lines to ``ctx.sections`` and JSON-able results to ``ctx.data``. A figure that fails is reported
+in one line and skipped: a study's numbers never depend on its pictures.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +25,8 @@ class FigureContext:
     runs: dict  # condition label -> loaded Run (the lowest finished seed)
     log: Callable
     options: dict  # figure kind -> options, from the preset
+    sections: list[str] = field(default_factory=list)  # markdown lines the report appends
+    data: dict = field(default_factory=dict)  # JSON-able results, kept in study.json
 
     @property
     def labels(self) -> list[str]:
@@ -100,14 +105,90 @@ def confusion(ctx: FigureContext) -> list[str]:
 
 @figure("attributions")
 def attributions(ctx: FigureContext) -> list[str]:
-    """Integrated Gradients heatmaps of every condition side by side on the same validation images."""
+    """Integrated Gradients heatmaps of every condition side by side on the same validation images, and
+    checks of those maps per condition (:func:`attribution_checks`): ``ctx.data["attribution_checks"]`` and
+    the section "Are the attributions faithful?"."""
     from ..analysis.compare_attributions import compare_attributions
 
     options = {"n": 6, **ctx.options.get("attributions", {})}
     comparison = compare_attributions(list(ctx.runs.values()), method="ig", **options)
+    checks = attribution_checks(ctx, comparison)  # before anything is written: a failure leaves no half result
     saved = comparison.save(ctx.folder / "figures" / "attributions")  # png + npz + json
     pngs = [Path(p) for p in saved.values() if Path(p).suffix == ".png"]
+    ctx.data["attribution_checks"] = checks
+    ctx.sections += attribution_section(checks, baseline=comparison.options.get("baseline", "black"))
     return [p.relative_to(ctx.folder).as_posix() for p in pngs]
+
+
+def _mean(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def attribution_checks(ctx: FigureContext, comparison) -> dict:
+    """Per condition, on the comparison's images and targets: the cascading model-randomisation check
+    (Adebayo et al. 2018; :meth:`AttributionComparison.sanity_check`, same method options) and the mean
+    over the images of the deletion/insertion AUCs and their random-order references (Petsiuk et al. 2018)."""
+    from ..analysis.attribution import METHODS
+
+    runs = comparison.runs
+    resolved = METHODS.get(comparison.method)(runs[0].run.model).resolve_options(dict(comparison.options))
+    models = {}
+    for k, (label, r) in enumerate(zip(ctx.runs, runs)):
+        ctx.log(f"attributions: sanity check of {label} ({comparison.method}, {len(r.targets)} images)")
+        sanity = comparison.sanity_check(k)
+        models[label] = {"title": ctx.spec.condition(label).name, "sanity": sanity.to_json(),
+                         **{key: _mean(v) for key, v in r.faithfulness.summary().items()}}
+    return {"method": comparison.method, "images": len(comparison.index), "steps": resolved["steps"], "models": models}
+
+
+def _versus(ours, random, better: str) -> str:
+    if ours is None or random is None:
+        return "n/a"
+    sign = "<" if ours < random else ">" if ours > random else "="
+    digits = next((d for d in range(3, 7) if f"{ours:.{d}f}" != f"{random:.{d}f}"), 3)  # show the difference
+    return f"{ours:.{digits}f} {sign} {random:.{digits}f}" + (" (beats random)" if sign == better else "")
+
+
+def attribution_section(checks: dict, baseline="black") -> list[str]:
+    """The markdown section of :func:`attribution_checks`: one row per model, then what the numbers mean."""
+    models = checks["models"].values()
+    n, m = checks["images"], len(checks["models"])
+    passed = sum(e["sanity"]["verdict"] == "passes" for e in models)
+    deletion = sum(None not in (e["deletion_auc"], e["deletion_auc_random"])
+                   and e["deletion_auc"] < e["deletion_auc_random"] for e in models)
+    insertion = sum(None not in (e["insertion_auc"], e["insertion_auc_random"])
+                    and e["insertion_auc"] > e["insertion_auc_random"] for e in models)
+    threshold = next(iter(models))["sanity"]["threshold"] if m else 0.5
+    baseline = baseline if isinstance(baseline, str) else "custom"
+    lines = ["## Are the attributions faithful?", "",
+             f"Integrated Gradients ({baseline} baseline, {checks['steps']} steps) of each model's run in the "
+             f"figure, on the same {n} validation image(s) and target classes.", "",
+             "| Model | Sanity check: final correlation | Deletion AUC vs random (lower is better) | "
+             "Insertion AUC vs random (higher is better) |",
+             "|---|---|---|---|"]
+    for e in models:
+        s = e["sanity"]
+        lines.append(f"| {e['title']} | {s['final_correlation']:.3f} ({s['verdict']}) | "
+                     f"{_versus(e['deletion_auc'], e['deletion_auc_random'], '<')} | "
+                     f"{_versus(e['insertion_auc'], e['insertion_auc_random'], '>')} |")
+    lines += ["",
+              f"Sanity check (Adebayo et al. 2018): the layers are re-initialised one after another from the output "
+              f"down and the maps recomputed; the column is the mean Spearman correlation of the absolute maps with "
+              f"the trained model's once every layer is random - above {threshold} the maps barely depend on the "
+              f"weights and the check fails. {passed} of {m} model(s) pass. Adebayo et al. found that Integrated "
+              f"Gradients with a black baseline often fails this check, because its maps keep the structure of the "
+              f"input, so a failure says as much about the method as about the model.",
+              "",
+              f"Deletion / insertion (Petsiuk et al. 2018): the target's probability as pixels are removed from, or "
+              f"put back into, the image in the order the map ranks them; a deletion AUC below, or an insertion AUC "
+              f"above, the same curve in random pixel order means the ranking points at pixels the model uses. "
+              f"Deletion beats the random order (by any margin) for {deletion} of {m} model(s), insertion for "
+              f"{insertion} of {m}.",
+              "",
+              f"These are checks on {n} image(s) of one seed per model: they say whether these maps track these "
+              f"models, not which architecture is easier to explain; with so few images a difference between two "
+              f"models is no evidence that one model's maps are more faithful.", ""]
+    return lines
 
 
 def figure_runs(spec: StudySpec, folder: Path, records: list[dict]) -> dict:
@@ -123,20 +204,30 @@ def figure_runs(spec: StudySpec, folder: Path, records: list[dict]) -> dict:
     return out
 
 
+@dataclass
+class FigureOutput:
+    """What :func:`make_figures` drew and checked: ``paths`` relative to the study folder, ``errors`` one line
+    per figure kind that failed (kept in study.json so a missing figure is never silent), ``sections``
+    markdown lines for the report, ``data`` JSON-able results for study.json (e.g. ``attribution_checks``)."""
+
+    paths: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)
+    data: dict = field(default_factory=dict)
+
+
 def make_figures(spec: StudySpec, folder: Path, records: list[dict], *, options: dict | None = None,
-                 log: Callable = print) -> tuple[list[str], list[str]]:
-    """Draw every figure kind ``spec.figures`` names; returns (paths relative to ``folder``, errors: one
-    line per figure kind that failed - kept in study.json so a missing figure is never silent)."""
+                 log: Callable = print) -> FigureOutput:
+    """Draw every figure kind ``spec.figures`` names, with the checks some kinds run (:class:`FigureOutput`)."""
     runs = figure_runs(spec, folder, records)
     if not runs:
-        return [], []
+        return FigureOutput()
     ctx = FigureContext(spec, folder, runs, log, options or {})
-    paths: list[str] = []
-    errors: list[str] = []
+    out = FigureOutput(sections=ctx.sections, data=ctx.data)
     for kind in spec.figures:
         try:
-            paths += FIGURES.get(kind)(ctx)
+            out.paths += FIGURES.get(kind)(ctx)
         except Exception as err:  # noqa: BLE001 - one broken figure must not lose the study's numbers
-            errors.append(f"{kind}: {type(err).__name__}: {err}")
+            out.errors.append(f"{kind}: {type(err).__name__}: {err}")
             log(f"figure {kind} failed ({type(err).__name__}: {err}); the numbers are unaffected")
-    return paths, errors
+    return out

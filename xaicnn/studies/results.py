@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import stats
-from .spec import Claim, StudySpec
+from .spec import StudySpec
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,9 @@ class Metric:
     fmt: str  # format of one value ("{:.3f}")
     fn: Callable[[dict], float | None]  # raw checkpoint dict -> value (None: not available)
     exact: bool = False  # the same for every seed (params, FLOPs): shown once, checked exactly
+    scale: str = "difference"  # how two conditions compare: "difference" or "ratio" (timings, sizes)
+    learned: bool = True  # depends on what the net learned: meaningless for a net at chance or still improving
+    timing: bool = False  # measured on this hardware: not comparable with another machine's figure
 
 
 def _last(key: str):
@@ -33,6 +36,12 @@ def _best(key: str):
         return max(values) if values else None
 
     return fn
+
+
+def _last_gain(s: dict) -> float | None:
+    """Final validation accuracy minus the best of the earlier epochs: > 0 while a run still improves."""
+    values = [h["val_acc"] for h in s["history"] if h.get("val_acc") is not None]
+    return values[-1] - max(values[:-1]) if len(values) > 1 else None
 
 
 def _sec_per_epoch(s: dict) -> float | None:
@@ -80,13 +89,23 @@ METRICS: dict[str, Metric] = {
     "precision": Metric("final macro precision", "{:.3f}", _last("precision")),
     "recall": Metric("final macro recall", "{:.3f}", _last("recall")),
     "final_train_loss": Metric("final train loss", "{:.3f}", _last("train_loss")),
-    "sec_per_epoch": Metric("seconds/epoch", "{:.2f}", _sec_per_epoch),
-    "total_time": Metric("training time (s)", "{:.1f}", lambda s: s["meta"].get("wall_time")),
+    "final_train_acc": Metric("final train accuracy", "{:.3f}", _last("train_acc")),
+    "gap": Metric("train - val accuracy", "{:+.3f}", lambda s: (s["history"][-1]["train_acc"] - s["history"][-1]["val_acc"])
+                  if s["history"] and s["history"][-1].get("train_acc") is not None
+                  and s["history"][-1].get("val_acc") is not None else None),
+    "last_gain": Metric("last epoch's gain in val accuracy", "{:+.3f}", _last_gain, learned=False),
+    "sec_per_epoch": Metric("seconds/epoch (training only, after the first)", "{:.2f}", _sec_per_epoch,
+                            scale="ratio", learned=False, timing=True),
+    "total_time": Metric("training time (s)", "{:.1f}", lambda s: s["meta"].get("wall_time"), scale="ratio",
+                         learned=False, timing=True),
     "grad_first": Metric("log10 mean |grad| of the first layer", "{:.2f}", _grad_first),
-    "params": Metric("parameters", "{:,.0f}", lambda s: s["meta"].get("params"), exact=True),
-    "flops": Metric("FLOPs/image", "{:,.0f}", lambda s: s["meta"].get("flops"), exact=True),
+    "params": Metric("parameters", "{:,.0f}", lambda s: s["meta"].get("params"), exact=True, scale="ratio",
+                     learned=False),
+    "flops": Metric("FLOPs/image", "{:,.0f}", lambda s: s["meta"].get("flops"), exact=True, scale="ratio",
+                    learned=False),
 }
-TABLE_METRICS = ("final_acc", "best_acc", "sec_per_epoch", "total_time", "params", "flops")
+TABLE_METRICS = ("final_acc", "best_acc", "last_gain", "final_train_loss", "sec_per_epoch", "total_time", "params",
+                 "flops")
 
 
 def run_record(state: dict, condition: str, path: Path) -> dict:
@@ -117,63 +136,6 @@ def condition_table(spec: StudySpec, records: list[dict]) -> list[dict]:
                 row.update({f"{key}_{k}": v for k, v in s.to_dict().items()})
         rows.append(row)
     return rows
-
-
-def _values(records: list[dict], label: str, metric: str) -> list[float]:
-    return [r[metric] for r in records if r["condition"] == label and r.get(metric) is not None]
-
-
-def evaluate_claim(claim: Claim, records: list[dict], exact_values: dict | None = None) -> dict:
-    """The verdict of one claim against our runs (or, for exact claims, ``exact_values``: label -> value).
-
-    Returns ``{claim, metric, a, b, direction, original, ours, p_value, verdict, test, difference}``;
-    ``ours`` is a short human-readable statement of our numbers.
-    """
-    metric = METRICS[claim.metric]
-    out = {"claim": claim.text, "metric": claim.metric, "a": claim.a, "b": claim.b, "direction": claim.direction,
-           "original": claim.original, "kind": claim.kind, "p_value": None, "difference": None}
-    if claim.kind == "exact":
-        return {**out, **_exact(claim, metric, exact_values or {})}
-    a = _values(records, claim.a, claim.metric)
-    if claim.b == "chance" or isinstance(claim.b, (int, float)):
-        classes = next((r["num_classes"] for r in records if r.get("num_classes")), None)
-        threshold = float(claim.b) if claim.b != "chance" else (1 / classes if classes else math.nan) + claim.margin
-        b = threshold
-        b_text = f"chance + {claim.margin:g} = {threshold:.3f}" if claim.b == "chance" else f"{threshold:g}"
-    else:
-        b = _values(records, claim.b, claim.metric)
-        b_text = _mean_text(metric, b)
-    v = stats.verdict(a, b, claim.direction)
-    ours = f"{_mean_text(metric, a)} vs {b_text}"
-    return {**out, "ours": ours, "p_value": v.p_value, "verdict": v.verdict, "test": v.test, "difference": v.difference,
-            "n": [len(a), len(b) if isinstance(b, list) else None]}
-
-
-def _exact(claim: Claim, metric: Metric, values: dict) -> dict:
-    ours = [values.get(claim.a)] + ([values.get(claim.b)] if isinstance(claim.b, str) else [])
-    if any(v is None for v in ours):
-        return {"ours": "not computed", "verdict": stats.NO_DATA, "test": "exact"}
-    checks = [stats.exact_verdict(o, e, claim.rel_tol) == stats.CONFIRMED for o, e in zip(ours, claim.expected)]
-    if isinstance(claim.b, (int, float)) and not isinstance(claim.b, bool):
-        ours_b = float(claim.b)
-        checks.append(ours[0] > ours_b if claim.direction == ">" else ours[0] < ours_b)
-    elif len(ours) == 2:
-        checks.append(ours[0] > ours[1] if claim.direction == ">" else ours[0] < ours[1])
-    text = " vs ".join(metric.fmt.format(v) for v in ours)
-    if isinstance(claim.b, (int, float)) and not isinstance(claim.b, bool):
-        text += f" (limit {metric.fmt.format(claim.b)})"
-    return {"ours": text, "verdict": stats.CONFIRMED if all(checks) else stats.REFUTED,
-            "test": "exact" if not claim.rel_tol else f"exact within {claim.rel_tol:.0%}",
-            "difference": ours[0] - ours[1] if len(ours) == 2 else None}
-
-
-def _mean_text(metric: Metric, values: list[float]) -> str:
-    if not values:
-        return "no runs"
-    s = stats.summarize(values)
-    if s.n == 1:
-        return f"{metric.fmt.format(s.mean)} (n=1)"
-    return f"{metric.fmt.format(s.mean)} +- {metric.fmt.format(s.std)} (n={s.n})"
 
 
 def exact_values(spec: StudySpec) -> dict:

@@ -12,15 +12,13 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from ..errors import UserError
+from .record import load_record, new_record, run_marker, write_json
 from .spec import StudySpec, get
 
-FORMAT = "xaicnn.study"
-FORMAT_VERSION = 1
 DEFAULT_ROOT = Path("studies")  # default --out is studies/<name>/ (git-ignored)
 
 # TrainConfig fields that define what a run trains: a checkpoint whose values differ belongs to another study.
@@ -128,7 +126,7 @@ def _existing(run: PlannedRun) -> str:
     """'new', 'done' or 'resume' for a planned run, from what its checkpoint (or failure marker) says."""
     from ..training.checkpoint import STATUS_RUNNING, read_checkpoint
 
-    if _marker(run.path).exists():
+    if run_marker(run.path).exists():
         return "done"
     if not run.path.exists():
         return "new"
@@ -139,11 +137,6 @@ def _existing(run: PlannedRun) -> str:
         raise UserError(f"{run.path} was trained with {key}={old[key]!r}, not the {new[key]!r} this study now asks "
                         f"for; pass --out to run the study in another folder, or delete that folder.")
     return "resume" if meta["status"] == STATUS_RUNNING else "done"
-
-
-def _marker(path: Path) -> Path:
-    """A run that diverged before its first checkpoint leaves this note, so it is not retried forever."""
-    return path.with_suffix(".diverged.json")
 
 
 def _execute(task: dict) -> dict:
@@ -166,7 +159,7 @@ def _execute(task: dict) -> dict:
     except trainer.TrainingDiverged as err:
         status = f"diverged: {err}"
         if not Path(config.out).exists():
-            _marker(Path(config.out)).write_text(json.dumps({"status": "diverged", "detail": str(err)}))
+            run_marker(Path(config.out)).write_text(json.dumps({"status": "diverged", "detail": str(err)}))
     finally:
         torch.set_num_threads(threads)  # the trainer sets a run's thread count process-wide; give it back
     return {"name": Path(config.out).stem, "status": status, "seconds": time.perf_counter() - start}
@@ -180,22 +173,6 @@ def _describe(result: dict) -> str:
         return result["status"]
     h = read_checkpoint(path)["history"]
     return f"val acc {h[-1]['val_acc']:.3f}" if h else "no epochs"
-
-
-def _study_json(out: Path) -> dict | None:
-    path = out / "study.json"
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise UserError(f"{path} is not a readable study record; delete it or pass another --out.") from None
-
-
-def write_json(path: Path, doc: dict) -> None:
-    from ..data._cache import atomic_write
-
-    atomic_write(path, lambda f: f.write(json.dumps(doc, indent=1, default=str).encode()))
 
 
 def run_study(name: str | StudySpec, preset: str = "quick", *, seeds: int | None = None, dataset: str | None = None,
@@ -215,12 +192,12 @@ def run_study(name: str | StudySpec, preset: str = "quick", *, seeds: int | None
     dataset = dataset or spec.dataset
     if spec.compute is None:
         spec.preset(preset)  # an unknown preset is refused before anything is written
-    previous = _study_json(out)
+    previous = load_record(out)
     if previous and tuple(previous.get(k) for k in ("name", "preset", "dataset")) != (spec.name, preset, dataset):
         raise UserError(f"{out} holds the {previous.get('preset')} preset of {previous.get('name')} on "
                         f"{previous.get('dataset')}; pass --out to run this one in another folder, or delete {out} "
                         f"to start over.")
-    from .report import new_record, write_report
+    from .report import write_report
 
     started = time.perf_counter()
     spent_before = (previous or {}).get("seconds", 0.0)
@@ -271,7 +248,3 @@ def _execute_all(tasks: list[dict], jobs: int):
     finally:
         # On an interrupt or an error, don't start queued runs; running ones stop with the process group.
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

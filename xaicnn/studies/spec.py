@@ -53,30 +53,50 @@ class Preset:
     condition_options: dict = field(default_factory=dict)  # label -> model options for that condition only
     figure_options: dict = field(default_factory=dict)  # figure kind -> options (attributions: n, steps, ...)
     notes: tuple[str, ...] = ()  # reductions the numbers don't show, and why the effect should survive them
-    minutes: float | None = None  # estimated wall minutes on 2 CPU cores (all runs, one job), for --list
+    minutes: float | None = None  # measured wall minutes on 2 idle CPU cores (2 runs at a time), for --list
+    limits: str = ""  # what this preset can and cannot say, beyond what the verdicts compute
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One finding of the original report: ``metric(a) <direction> metric(b)``.
+    """One checkable statement of the original report (or of a reference it relies on).
 
-    ``kind="runs"``: a Welch t-test across seeds of our runs. ``kind="exact"``: a deterministic quantity
-    (``metric`` is ``params`` or ``flops``) of the architectures *at the original settings* (full width,
-    original input), compared with ``expected`` exactly (or within ``rel_tol``) and, where ``b`` is given,
-    in ``direction``. ``b`` may be another condition's label, a number, or ``"chance"`` (1 / classes +
-    ``margin``).
+    ``kind="runs"``: a statement about our runs across seeds - ``metric(a) <direction> metric(b)`` with
+    ``direction`` ``">"`` or ``"<"`` (an ordering) or ``"~"`` (about the same: equivalent within +-``margin``).
+    ``b`` is another condition's label, a number, or ``"chance"`` (1 / classes). ``values`` are the
+    original's figures for (a, b) (b left out when ``b`` is a number): its effect, a - b (a / b for ratio
+    metrics such as timings), is what *effect reproduced* looks for in our interval. ``original_runs``: the
+    original's own per-seed values ``((a...), (b...))`` where it gives them, tested the same way.
+
+    ``kind="exact"``: a deterministic quantity (``params``/``flops``, or what a computed study measures) of
+    the architectures at the original settings: each of ``values`` must match ours (within ``rel_tol``); with
+    ``match="ratio"`` the ratio values[0] / values[1] must match ours instead (our nets are not the
+    original's, their proportion is the claim).
+
+    ``source`` names the file and section; ``reference`` is set when the figures come from a paper or a
+    reference implementation instead of the original report, so they are never called "the original's".
     """
 
-    text: str  # the claim as the report states it
-    metric: str  # a key of xaicnn.studies.results.METRICS
+    text: str  # the statement, as the source makes it
+    metric: str  # a key of xaicnn.studies.results.METRICS (or a computed study's own quantity)
     a: str  # condition label
-    direction: str = ">"  # ">" or "<"
+    direction: str = ">"  # ">", "<" or "~"
     b: str | float | None = None
-    original: str = ""  # the original's numbers, as reported ("0.869 vs 0.825")
+    original: str = ""  # the source's figures, quoted ("0.8691 vs 0.8247 (5 seeds each)")
+    source: str = ""  # "000_17c1f6e4dcaf675a.txt §2 (table)"
+    reference: str = ""  # "Simonyan & Zisserman 2015, §4.1": figures from a reference, not the original
     kind: str = "runs"  # runs | exact
-    expected: tuple = ()  # exact claims: the original's values for (a,) or (a, b)
+    values: tuple = ()  # the source's numbers for (a,) or (a, b)
+    original_runs: tuple = ()  # ((a per seed...), (b per seed...)) as the original lists them
+    margin: float = 0.0  # "~": equivalence margin in the metric's units
     rel_tol: float = 0.0  # exact claims: accepted relative deviation ("about 25M" -> 0.1)
-    margin: float = 0.0  # b="chance": the threshold is 1/classes + margin
+    match: str = "values"  # exact claims: "values" or "ratio"
+    at_chance: tuple[str, ...] = ()  # conditions the source itself reports at chance (not a preset artefact)
+    note: str = ""  # e.g. where the source contradicts itself and which reading this claim tests
+
+    @property
+    def source_label(self) -> str:
+        return f"{self.source}; figures from {self.reference}" if self.reference else self.source
 
 
 @dataclass(frozen=True)
@@ -95,6 +115,7 @@ class StudySpec:
     image_size: int | None = None  # input side the original used; other datasets are resized to it
     original: str = ""  # the original's setting in a sentence, for the report
     compute: Callable | None = None  # studies that train nothing: () -> ComputedStudy (see lecture_shapes)
+    departures: tuple[str, ...] = ()  # every way our architectures / data differ from the original's, at any preset
 
     def condition(self, label: str) -> Condition:
         for c in self.conditions:
@@ -155,12 +176,14 @@ class StudySpec:
         return len(self.conditions) * (seeds or self.preset(preset).seeds)
 
     def cost(self, preset: str) -> str:
-        """'6 runs x 6 epochs x 2,000 images (~7 min on 2 CPU cores)' - for ``xaicnn study --list``."""
+        """'10 runs (2 conditions x 5 seeds) x 8 epochs x 2,000 images, ~9 min on 2 CPU cores' - for
+        ``xaicnn study --list``."""
         p = self.preset(preset)
         images = p.train_size or TRAIN_IMAGES.get(self.dataset)
         epochs = f"{p.epochs} epoch{'s' * (p.epochs != 1)}"
-        text = f"{self.runs(preset)} runs x {epochs} x {f'{images:,}' if images else 'all'} images"
-        return text + (f" (~{p.minutes:g} min measured on 2 CPU cores, 2 runs at a time)" if p.minutes else "")
+        text = (f"{self.runs(preset)} runs ({len(self.conditions)} conditions x {p.seeds} seeds) x {epochs} x "
+                f"{f'{images:,}' if images else 'all'} images")
+        return text + (f", ~{p.minutes:g} min measured on 2 idle CPU cores (2 runs at a time)" if p.minutes else "")
 
 
 def _phrase(key: str) -> str:
@@ -202,6 +225,10 @@ def register_study(spec: StudySpec) -> StudySpec:
     if len(set(labels)) != len(labels):
         raise ValueError(f"study {spec.name!r} repeats a condition label")
     for claim in spec.claims:
+        if claim.direction not in (">", "<", "~"):
+            raise ValueError(f"claim {claim.text!r} of {spec.name!r}: direction must be '>', '<' or '~'")
+        if not claim.source:
+            raise ValueError(f"claim {claim.text!r} of {spec.name!r} names no source")
         for side in (claim.a, claim.b):
             if isinstance(side, str) and side != "chance" and side not in labels and spec.compute is None:
                 raise ValueError(f"claim {claim.text!r} of {spec.name!r} names unknown condition {side!r}")

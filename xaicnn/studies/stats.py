@@ -1,32 +1,29 @@
-"""Repeated-seed statistics: mean, spread, t-based confidence intervals, Welch's t-test and verdicts.
+"""Repeated-seed statistics: summaries, the difference of two conditions with its confidence interval,
+effect size, tests of difference and of equivalence, multiple-testing correction and detectable effects.
 
-A study trains every condition with n seeds; each number it reports is ``mean +- std`` with a 95%
-confidence interval from Student's t distribution (n - 1 degrees of freedom), and each claim of the
-original report is checked with Welch's unequal-variance t-test (Welch, "The generalization of
-'Student's' problem when several different population variances are involved", Biometrika 1947) -
-``scipy.stats.ttest_ind(equal_var=False)``, two-sided. A claim names a direction ("A more accurate than
-B"): a significant difference in that direction *confirms* it, a significant difference the other way
-*refutes* it, anything else is *not significant* at the run's n. With one run per condition there is
-no variance to test against, and the verdict says so instead of guessing.
+A study trains every condition with n seeds. Each number it reports is ``mean +- std`` with a 95%
+t-interval. Comparing two conditions uses Welch's unequal-variance t statistic (Welch, Biometrika 1947;
+``scipy.stats.ttest_ind(equal_var=False)``): the difference of the means with its 95% interval on
+Welch-Satterthwaite degrees of freedom, Hedges' g (Hedges, J. Educ. Stat. 1981: Cohen's d with the small-sample
+correction), and a two-sided p-value. "About the same" is tested with two one-sided tests (TOST; Schuirmann,
+J. Pharmacokinet. Biopharm. 1987) against a stated margin. The p-values of one study are adjusted together
+with Holm's step-down method (Holm, Scand. J. Stat. 1979). A comparison without a difference has a *smallest
+detectable effect*: the difference this n and this spread would find with 80% power.
+
+Samples without any spread (every seed gave the same accuracy, as nets stuck at chance do) make the t
+statistic infinite; such tests are *degenerate* and never reported as p = 0: accuracies are then compared on
+the pooled predictions (Fisher's exact test / a binomial test over every validation image of every seed),
+other metrics get no p-value.
 """
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
-ALPHA = 0.05  # significance level of every verdict
+ALPHA = 0.05  # significance level of every verdict (after Holm's adjustment within a study)
 CONFIDENCE = 0.95  # level of the reported intervals
-
-CONFIRMED = "confirmed"
-REFUTED = "refuted"
-NOT_SIGNIFICANT = "not significant"
-NO_TEST = "no test (n=1)"  # fewer than two runs on a side: a variance can't be estimated
-NO_DATA = "no data"  # a condition has no finished run
-VERDICTS = (CONFIRMED, REFUTED, NOT_SIGNIFICANT, NO_TEST, NO_DATA)
-
-DIRECTIONS = {">": "greater than", "<": "less than"}
+POWER = 0.80  # power at which the smallest detectable effect is stated
 
 
 @dataclass(frozen=True)
@@ -43,11 +40,15 @@ class Summary:
         return asdict(self)
 
 
+def clean(values) -> list[float]:
+    return [float(v) for v in values if v is not None and not math.isnan(float(v))]
+
+
 def summarize(values: Sequence[float], confidence: float = CONFIDENCE) -> Summary:
     """``values`` (any length) -> :class:`Summary`; n=0 gives NaNs, n=1 a mean with NaN spread and CI."""
     from scipy import stats
 
-    xs = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    xs = clean(values)
     n = len(xs)
     if n == 0:
         return Summary(0, math.nan, math.nan, math.nan, math.nan)
@@ -59,99 +60,137 @@ def summarize(values: Sequence[float], confidence: float = CONFIDENCE) -> Summar
     return Summary(n, mean, std, mean - half, mean + half)
 
 
-@dataclass(frozen=True)
-class TestResult:
-    """A two-sided t-test: statistic, p-value, degrees of freedom (Welch-Satterthwaite for two samples)."""
-
-    statistic: float
-    p_value: float
-    df: float
+def _var(xs: list[float]) -> float:
+    m = sum(xs) / len(xs)
+    return sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
 
 
-def welch(a: Sequence[float], b: Sequence[float]) -> TestResult:
-    """Welch's two-sided t-test of mean(a) == mean(b); needs at least two values on each side.
-
-    Two samples without any spread are compared exactly: p = 0 if their means differ, 1 if not
-    (scipy returns NaN for the second case, which would read as "no evidence either way").
-    """
-    from scipy import stats
-
-    a, b = [float(x) for x in a], [float(x) for x in b]
-    if len(a) < 2 or len(b) < 2:
-        raise ValueError("Welch's t-test needs at least two values in each sample")
-    if _constant(a) and _constant(b):
-        return _exact_test(a[0] - b[0], len(a) + len(b) - 2)
-    with warnings.catch_warnings():  # "nearly identical data": the p-value is still the right answer
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = stats.ttest_ind(a, b, equal_var=False)
-    return TestResult(float(res.statistic), float(res.pvalue), float(res.df))
-
-
-def one_sample(a: Sequence[float], value: float) -> TestResult:
-    """Two-sided one-sample t-test of mean(a) == ``value`` (e.g. accuracy at chance level)."""
-    from scipy import stats
-
-    a = [float(x) for x in a]
-    if len(a) < 2:
-        raise ValueError("a one-sample t-test needs at least two values")
-    if _constant(a):
-        return _exact_test(a[0] - value, len(a) - 1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = stats.ttest_1samp(a, value)
-    return TestResult(float(res.statistic), float(res.pvalue), float(len(a) - 1))
-
-
-def _constant(xs: list[float]) -> bool:
+def constant(xs: Sequence[float]) -> bool:
     return all(x == xs[0] for x in xs)
 
 
-def _exact_test(difference: float, df: int) -> TestResult:
-    """No spread on either side: the means differ for certain (p = 0) or not at all (p = 1)."""
-    if difference == 0:
-        return TestResult(0.0, 1.0, float(df))
-    return TestResult(math.copysign(math.inf, difference), 0.0, float(df))
-
-
 @dataclass(frozen=True)
-class Verdict:
-    """Outcome of checking "mean(a) <direction> mean(b)" (or a constant ``b``)."""
+class Comparison:
+    """mean(a) - mean(b) (or mean(a) - a constant) with Welch's interval and test, and Hedges' g.
 
-    verdict: str  # one of VERDICTS
-    p_value: float | None  # two-sided; None where no test was run
-    difference: float | None  # mean(a) - mean(b)
+    ``p_value`` is two-sided; ``None`` when the test is degenerate (no spread on either side) or a side has
+    fewer than two values. ``se``/``df`` are what the interval and the detectable effect use."""
+
+    difference: float
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    hedges_g: float | None
+    se: float | None
+    df: float | None
+    n: tuple[int, int | None]
     test: str  # "welch", "one-sample t", or why there is none
 
+    def to_dict(self) -> dict:
+        return asdict(self)
 
-def verdict(a: Sequence[float], b: Sequence[float] | float, direction: str, alpha: float = ALPHA) -> Verdict:
-    """Check the claim ``mean(a) <direction> mean(b)``; ``direction`` is ``">"`` or ``"<"``.
 
-    ``b`` is the other condition's values, or a number (then a one-sample test against it). Significant
-    (two-sided p < ``alpha``) in the claimed direction -> confirmed; significant against it -> refuted;
-    otherwise not significant. Fewer than two values on a side -> ``NO_TEST`` (the observed
-    difference is still returned); an empty side -> ``NO_DATA``.
-    """
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be '>' or '<', got {direction!r}")
-    a = [float(x) for x in a if x is not None and not math.isnan(float(x))]
-    constant = isinstance(b, (int, float))
-    if not constant:
-        b = [float(x) for x in b if x is not None and not math.isnan(float(x))]
-    if not a or (not constant and not b):
-        return Verdict(NO_DATA, None, None, "a condition has no finished run")
-    mean_b = float(b) if constant else sum(b) / len(b)
+def compare(a: Sequence[float], b: Sequence[float] | float, confidence: float = CONFIDENCE) -> Comparison:
+    """Welch comparison of two samples, or a one-sample comparison of ``a`` with the number ``b``."""
+    from scipy import stats
+
+    a = clean(a)
+    one_sample = isinstance(b, (int, float))
+    bs = [] if one_sample else clean(b)
+    mean_b = float(b) if one_sample else sum(bs) / len(bs)
     diff = sum(a) / len(a) - mean_b
-    if len(a) < 2 or (not constant and len(b) < 2):
-        return Verdict(NO_TEST, None, diff, "one run per condition: no variance to test against")
-    result = one_sample(a, float(b)) if constant else welch(a, b)
-    name = "one-sample t" if constant else "welch"
-    if result.p_value < alpha and diff != 0:
-        agrees = diff > 0 if direction == ">" else diff < 0
-        return Verdict(CONFIRMED if agrees else REFUTED, result.p_value, diff, name)
-    return Verdict(NOT_SIGNIFICANT, result.p_value, diff, name)
+    n = (len(a), None if one_sample else len(bs))
+    if len(a) < 2 or (not one_sample and len(bs) < 2):
+        return Comparison(diff, None, None, None, None, None, None, n, "one run on a side: no variance to test against")
+    flat_a, flat_b = constant(a), one_sample or constant(bs)
+    va, vb = (0.0 if flat_a else _var(a)), (0.0 if flat_b else _var(bs))
+    if flat_a and flat_b:
+        return Comparison(diff, diff, diff, None, None, 0.0, None, n, "degenerate: no spread on either side")
+    if one_sample:
+        se, df = math.sqrt(va / len(a)), len(a) - 1
+        sd = math.sqrt(va)
+        g = diff / sd * _hedges_correction(len(a) - 1)
+    else:
+        se = math.sqrt(va / len(a) + vb / len(bs))
+        df = se ** 4 / ((va / len(a)) ** 2 / (len(a) - 1) + (vb / len(bs)) ** 2 / (len(bs) - 1))
+        pooled = math.sqrt(((len(a) - 1) * va + (len(bs) - 1) * vb) / (len(a) + len(bs) - 2))
+        g = diff / pooled * _hedges_correction(len(a) + len(bs) - 2) if pooled > 0 else None
+    half = stats.t.ppf(0.5 + confidence / 2, df) * se
+    p = 2 * stats.t.sf(abs(diff) / se, df)
+    return Comparison(diff, diff - half, diff + half, float(p), g, se, float(df), n,
+                      "one-sample t" if one_sample else "welch")
 
 
-def exact_verdict(ours: float, original: float, rel_tol: float = 0.0) -> str:
-    """A deterministic quantity (a parameter count): confirmed when within ``rel_tol`` of the original."""
-    ok = ours == original if rel_tol == 0 else abs(ours - original) <= rel_tol * abs(original)
-    return CONFIRMED if ok else REFUTED
+def _hedges_correction(df: float) -> float:
+    """J(df) = 1 - 3 / (4 df - 1): removes the small-sample bias of Cohen's d (Hedges 1981)."""
+    return 1 - 3 / (4 * df - 1) if df > 0.25 else math.nan
+
+
+def tost(c: Comparison, margin: float) -> float | None:
+    """p-value of equivalence within +-``margin`` (two one-sided Welch tests on ``c``'s se and df): the
+    larger of the two one-sided p-values; ``None`` where ``c`` has no test."""
+    from scipy import stats
+
+    if c.se is None or c.df is None or c.se == 0:
+        return None
+    p_low = stats.t.sf((c.difference + margin) / c.se, c.df)  # H0: difference <= -margin
+    p_high = stats.t.cdf((c.difference - margin) / c.se, c.df)  # H0: difference >= +margin
+    return float(max(p_low, p_high))
+
+
+def equivalence_interval(c: Comparison, alpha: float = ALPHA) -> tuple[float, float] | None:
+    """The (1 - 2 alpha) interval TOST decides on: equivalent iff it lies inside +-margin."""
+    from scipy import stats
+
+    if c.se is None or c.df is None:
+        return None
+    half = stats.t.ppf(1 - alpha, c.df) * c.se
+    return c.difference - half, c.difference + half
+
+
+def detectable(c: Comparison, alpha: float = ALPHA, power: float = POWER) -> float | None:
+    """Smallest |difference| a two-sided Welch test at ``alpha`` finds with probability ``power``, at the
+    observed spread and n: (t_{1-alpha/2} + t_{power}) * se."""
+    from scipy import stats
+
+    if c.se is None or c.df is None or c.se == 0:
+        return None
+    return float((stats.t.ppf(1 - alpha / 2, c.df) + stats.t.ppf(power, c.df)) * c.se)
+
+
+def ratio(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float | None, float | None, float | None]:
+    """mean(a) / mean(b) with a 95% interval from Welch's interval on the logs (timings, sizes are ratios):
+    (ratio, low, high, p of log-ratio = 0)."""
+    a, b = clean(a), clean(b)
+    if not a or not b or min(a + b) <= 0:
+        return math.nan, None, None, None
+    c = compare([math.log(x) for x in a], [math.log(x) for x in b], confidence)
+    r = (sum(a) / len(a)) / (sum(b) / len(b))
+    if c.ci_low is None:
+        return r, None, None, None
+    return r, math.exp(c.ci_low), math.exp(c.ci_high), c.p_value
+
+
+def pooled_accuracy_test(a_correct: int, a_total: int, b_correct: int | None, b_total: int | None,
+                         value: float | None = None, alternative: str = "two-sided") -> float:
+    """Accuracy without spread across seeds: treat every (seed, image) prediction as one trial. Two conditions:
+    Fisher's exact test on the 2x2 table of correct / wrong; one condition against ``value``: a binomial test."""
+    from scipy import stats
+
+    if b_correct is None:
+        return float(stats.binomtest(a_correct, a_total, value, alternative=alternative).pvalue)
+    table = [[a_correct, a_total - a_correct], [b_correct, b_total - b_correct]]
+    return float(stats.fisher_exact(table, alternative=alternative).pvalue)
+
+
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment of the p-values of one family (``None`` entries are left out and stay
+    ``None``): the k-th smallest of m is multiplied by (m - k + 1), then made monotone and capped at 1."""
+    indexed = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    m = len(indexed)
+    out: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for k, (p, i) in enumerate(indexed):
+        running = max(running, min(1.0, (m - k) * p))
+        out[i] = running
+    return out
