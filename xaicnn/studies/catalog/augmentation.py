@@ -13,6 +13,10 @@ NONE = (0.8256, 0.8245, 0.8339, 0.8348, 0.8322)
 BASIC = (0.8639, 0.8692, 0.8626, 0.8597, 0.8617)
 STRONG = (0.8587, 0.8720, 0.8726, 0.8701, 0.8706)
 
+QUICK_LIMITS = ("At a quarter width on 1,200 images the nets reach far lower accuracies than the original's "
+                "0.83-0.87: the claims compare gains in points, and a gain of the original's size is what 'effect "
+                "reproduced' asks for.")
+
 SPEC = register_study(StudySpec(
     name="augmentation",
     description="AlexNet on CIFAR-10 without augmentation, with flip + crop, and with colour/rotation/affine on top",
@@ -27,7 +31,7 @@ SPEC = register_study(StudySpec(
     train={"batch_size": 128, "lr": 1e-3, "optimizer": "adam", "schedule": "onecycle"},
     presets={
         "smoke": SMOKE,
-        "quick": Preset(epochs=40, seeds=5, minutes=9, train_size=1200, val_size=500,
+        "quick": Preset(limits=QUICK_LIMITS, epochs=40, seeds=5, minutes=9, train_size=1200, val_size=500,
                         options={"width": 0.25, "fc_width": 512, "dropout": 0.0}, config={"batch_size": 64, "lr": 2e-3},
                         notes=("1,200 images for 40 epochs without dropout: the net overfits them (train accuracy 1.0 "
                                "without augmentation), which is the regime where augmentation pays; on 2,000 images for "
