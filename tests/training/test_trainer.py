@@ -300,3 +300,27 @@ def test_allocator_setting_stops_each_step_faulting_its_buffers_in_again():
     assert tuned_mapped == 0, measured  # the setting: it comes from the heap
     pages = 20 * (64 << 20) // 4096
     assert tuned_faults < pages // 50, measured  # and the heap keeps it for the next step
+
+
+def test_checkpoint_names_resolve_under_the_checkpoint_folder(tmp_path, monkeypatch):
+    from xaicnn.errors import UserError
+    from xaicnn.training.checkpoint import resolve_checkpoint
+
+    monkeypatch.setenv("XAICNN_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    monkeypatch.chdir(tmp_path)
+    demo = tmp_path / "checkpoints" / "demo"
+    demo.mkdir(parents=True)
+    for name in ("vgg_block.pt", "transformer_block.pt"):
+        (demo / name).write_bytes(b"x")
+    (tmp_path / "checkpoints" / "other").mkdir()
+    (tmp_path / "checkpoints" / "other" / "transformer_block.pt").write_bytes(b"x")
+    assert resolve_checkpoint("vgg_block.pt") == demo / "vgg_block.pt"  # one match in a sub-folder: used
+    assert resolve_checkpoint("vgg_block") == demo / "vgg_block.pt"  # the suffix may be left out
+    assert resolve_checkpoint("demo/transformer_block.pt") == demo / "transformer_block.pt"  # relative to the folder
+    with pytest.raises(UserError) as err:  # two matches: both listed, nothing guessed
+        resolve_checkpoint("transformer_block.pt")
+    assert "matches 2 checkpoints" in str(err.value) and "other/transformer_block.pt" in str(err.value)
+    with pytest.raises(UserError, match="also looked in .* and its sub-folders"):
+        resolve_checkpoint("lenet5.pt")
+    (tmp_path / "checkpoints" / "vgg_block.pt").write_bytes(b"x")
+    assert resolve_checkpoint("vgg_block.pt") == tmp_path / "checkpoints" / "vgg_block.pt"  # the folder itself first

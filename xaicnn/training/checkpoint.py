@@ -41,17 +41,31 @@ def checkpoint_dir() -> Path:
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A path as given if it exists; a bare name (``vgg_block.pt``) is also looked up in the checkpoint folder."""
+    """A path as given if it exists; otherwise a name or relative path (``vgg_block.pt``, ``demo/vgg_block``)
+    is looked up in the checkpoint folder and its sub-folders (``make demo`` writes ``checkpoints/demo/``):
+    one match is used, several are listed in one sentence so the user can pick."""
+    import glob
+
     p = Path(path).expanduser()
     if p.is_file():
         return p
-    candidates = [checkpoint_dir() / p.name] if p.parent == Path(".") else []
-    candidates += [c.with_suffix(".pt") for c in candidates if c.suffix != ".pt"]
-    for c in candidates:
-        if c.is_file():
-            return c
-    where = f" (also looked in {checkpoint_dir()}/)" if candidates else ""
-    raise UserError(f"No checkpoint at {path}{where}; train one with 'xaicnn train' or pass the file's path.")
+    root = checkpoint_dir()
+    if p.is_absolute():
+        raise UserError(f"No checkpoint at {path}; train one with 'xaicnn train' or pass the file's path.")
+    wanted = [p] if p.suffix == ".pt" else [p, p.with_name(p.name + ".pt")]
+    for rel in wanted:
+        if (root / rel).is_file():
+            return root / rel
+    tails = [rel.as_posix() for rel in wanted]
+    matches = sorted({m for rel in wanted for m in root.rglob(glob.escape(rel.name))
+                      if m.is_file() and any(m.as_posix().endswith("/" + t) for t in tails)})
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        shown = ", ".join(m.as_posix() for m in matches[:6]) + (", ..." if len(matches) > 6 else "")
+        raise UserError(f"{path} matches {len(matches)} checkpoints under {root}/ ({shown}); pass one of these paths.")
+    raise UserError(f"No checkpoint at {path} (also looked in {root}/ and its sub-folders); train one with "
+                    f"'xaicnn train' or pass the file's path.")
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
