@@ -29,7 +29,9 @@ RUN_COLUMNS = {
     "best_val_acc": st.column_config.NumberColumn("best val acc", format="percent"),
     "last_val_acc": st.column_config.NumberColumn("last val acc", format="percent"),
     "macro_f1": st.column_config.NumberColumn("macro F1", format="%.4f", help="macro F1 at the last epoch"),
-    "seconds_per_epoch": st.column_config.NumberColumn("s/epoch", format="%.1f"),
+    "seconds_per_epoch": st.column_config.NumberColumn("s/epoch (train)", format="%.1f",
+                                                       help="training only (no validation), mean over the epochs "
+                                                            "after the first; the same figure as inspect and studies"),
     "total_time": st.column_config.NumberColumn("total s", format="%.0f"),
 }
 
@@ -71,7 +73,7 @@ def grouped_table(rows: list[dict]) -> list[dict]:
              "params": r["params"], "best val acc": _pm(r["best_val_acc"], r["best_val_acc_std"], True),
              "last val acc": _pm(r["last_val_acc"], r["last_val_acc_std"], True),
              "macro F1": _pm(r["macro_f1"], r["macro_f1_std"], digits=4),
-             "s/epoch": _pm(r["seconds_per_epoch"], r["seconds_per_epoch_std"], digits=1),
+             "s/epoch (train)": _pm(r["seconds_per_epoch"], r["seconds_per_epoch_std"], digits=1),
              "total s": _pm(r["total_time"], r["total_time_std"], digits=0), "status": r["status"], "runs": r["runs"]}
             for r in rows]
 

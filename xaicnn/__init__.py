@@ -11,6 +11,7 @@ The public API, imported lazily so that ``import xaicnn`` (and ``xaicnn --help``
     xaicnn.evaluate(run); xaicnn.gradient_flow(run)                               # scikit-learn metrics; layers x epochs
     xaicnn.attribute(model, inputs, targets, method="ig")                         # captum, one call for every method
     xaicnn.compare_attributions([run_a, run_b], n=8).save("out/")                 # heatmaps + faithfulness side by side
+    xaicnn.attribution_agreement([maps_a, maps_b], ["a", "b"], top_k=0.1)         # runs x runs Spearman and top-k IoU
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ _API = {
     "load_checkpoint": "xaicnn.training.checkpoint:load_checkpoint",
     "attribute": "xaicnn.analysis.attribution:attribute",
     "compare_attributions": "xaicnn.analysis.compare_attributions:compare_attributions",
+    "attribution_agreement": "xaicnn.analysis.agreement:attribution_agreement",
     "deletion_insertion": "xaicnn.analysis.faithfulness:deletion_insertion",
     "sanity_check": "xaicnn.analysis.sanity:sanity_check",
     "evaluate": "xaicnn.analysis.metrics:evaluate",

@@ -324,3 +324,28 @@ def test_checkpoint_names_resolve_under_the_checkpoint_folder(tmp_path, monkeypa
         resolve_checkpoint("lenet5.pt")
     (tmp_path / "checkpoints" / "vgg_block.pt").write_bytes(b"x")
     assert resolve_checkpoint("vgg_block.pt") == tmp_path / "checkpoints" / "vgg_block.pt"  # the folder itself first
+
+
+def test_one_run_summary_behind_inspect_the_app_and_the_studies(tmp_path):
+    from xaicnn.analysis.run_summary import summarize_run
+    from xaicnn.analysis.runs import scan_runs
+    from xaicnn.studies.results import METRICS
+    from xaicnn.training import train
+    from xaicnn.training.checkpoint import read_checkpoint
+    from xaicnn.training.config import TrainConfig
+    from xaicnn.training.inspect import describe
+
+    out = tmp_path / "r.pt"
+    train(TrainConfig(arch="vgg_block", dataset="digits", epochs=3, train_size=60, val_size=30, out=str(out)),
+          progress=False, log=lambda *a, **k: None)
+    state = read_checkpoint(out)
+    s = summarize_run(state)
+    history = state["history"]
+    assert s.seconds_per_epoch == pytest.approx(sum(h["train_seconds"] for h in history[1:]) / 2)  # after the first
+    assert s.seconds_per_epoch < sum(h["seconds"] for h in history[1:]) / 2  # validation is not in it
+    assert s.last_gain == pytest.approx(history[-1]["val_acc"] - max(h["val_acc"] for h in history[:-1]))
+    assert set(s.gradient) == {"first", "middle", "last"}
+    # the same numbers everywhere
+    assert scan_runs(tmp_path)[0].seconds_per_epoch == s.seconds_per_epoch
+    assert describe(out)["summary"]["seconds_per_epoch"] == s.seconds_per_epoch
+    assert METRICS["sec_per_epoch"].fn(state) == s.seconds_per_epoch

@@ -4,7 +4,8 @@
 validation split, or image files converted per run), attributes each run's target class, scores every
 map with deletion/insertion AUCs (Petsiuk et al. 2018) against a random pixel order, and returns an
 :class:`AttributionComparison` that serialises to JSON (``to_json``) and saves the figure, the arrays
-and the JSON (``save``).
+and the JSON (``save``). With two or more runs the JSON also holds how much their maps agree
+(:mod:`xaicnn.analysis.agreement`).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from .agreement import DEFAULT_TOP_K, Agreement, attribution_agreement, check_top_k
 from .attribution import METHODS, attribute
 from .faithfulness import Faithfulness, deletion_insertion
 
@@ -55,7 +57,8 @@ class RunAttributions:
 @dataclass
 class AttributionComparison:
     """``inputs`` uint8 [N, C, H, W] as shown (the first run's view), ``labels`` int64 [N] or None for
-    files, ``index`` the validation index of each image (or the file path), ``runs`` one entry per run."""
+    files, ``index`` the validation index of each image (or the file path), ``runs`` one entry per run,
+    ``top_k`` the pixel fraction of the agreement's top-k IoU."""
 
     method: str
     signed: bool
@@ -64,11 +67,31 @@ class AttributionComparison:
     index: list
     runs: list[RunAttributions]
     options: dict = field(default_factory=dict)
+    top_k: float = DEFAULT_TOP_K
 
     def to_json(self) -> dict:
-        return {"method": self.method, "images": [
+        """``method``, ``images`` (per image and run), and with two or more runs ``agreement``
+        (:meth:`Agreement.to_json <xaicnn.analysis.agreement.Agreement.to_json>`); one run has no such key."""
+        doc = {"method": self.method, "images": [
             {"index": self.index[i], "label": None if self.labels is None else int(self.labels[i]),
              "runs": {r.name: r.image_record(i) for r in self.runs}} for i in range(len(self.index))]}
+        agreement = self.agreement()
+        if agreement is not None:
+            doc["agreement"] = agreement.to_json()
+        return doc
+
+    def agreement(self, top_k: float | None = None) -> Agreement | None:
+        """Pairwise agreement of the runs' maps (:func:`~xaicnn.analysis.agreement.attribution_agreement`,
+        top-k fraction ``top_k`` or this comparison's), with each run's accuracy on these images (None for
+        image files, which have no labels) and mean deletion AUC; None with a single run."""
+        if len(self.runs) < 2:
+            return None
+        agreement = attribution_agreement([r.maps for r in self.runs], [r.name for r in self.runs],
+                                          top_k=self.top_k if top_k is None else top_k)
+        agreement.accuracy_on_images = [None if self.labels is None else
+                                        float((r.predictions == self.labels).double().mean()) for r in self.runs]
+        agreement.deletion_auc = [_num(r.faithfulness.deletion_auc.mean()) for r in self.runs]
+        return agreement
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``attributions.png``, ``attributions.npz`` (``inputs`` [N,C,H,W], ``targets`` [runs, N], one
@@ -218,7 +241,7 @@ def _targets(target, labels, predictions, num_classes) -> torch.Tensor:
 def compare_attributions(runs, *, method: str = "ig", n: int = 8, indices: Sequence[int] | str | None = None,
                          images: Sequence | None = None, select: str = "first", target: str | int = "pred",
                          seed: int = 0, faithfulness_steps: int = FAITHFULNESS_STEPS, progress: bool = False,
-                         **options) -> AttributionComparison:
+                         top_k: float = DEFAULT_TOP_K, **options) -> AttributionComparison:
     """Attribute the same images with every run in ``runs`` (Run objects or checkpoint paths).
 
     Images: ``images`` (file paths, PIL images or uint8 arrays, converted to each run's channels, size and
@@ -226,9 +249,11 @@ def compare_attributions(runs, *, method: str = "ig", n: int = 8, indices: Seque
     ``select``: ``first`` (the first n), ``random`` (n at random, ``seed``) or ``misclassified`` (up to n
     misclassified by any run; ``indices="random"``/``"misclassified"`` is the same). Several runs must share
     dataset, classes and input size for dataset images (:class:`UserError` otherwise).
-    ``target``: ``pred`` (each run's prediction), ``label`` or a class number. ``options``: the method's
-    (``steps``, ``baseline``, ...; see :func:`~xaicnn.analysis.attribution.attribute`).
+    ``target``: ``pred`` (each run's prediction), ``label`` or a class number. ``top_k``: the pixel fraction
+    of the agreement's top-k IoU (several runs). ``options``: the method's (``steps``, ``baseline``, ...; see
+    :func:`~xaicnn.analysis.attribution.attribute`).
     """
+    top_k = check_top_k(top_k)  # fails before any work, like bad method options
     runs = _load_runs(runs)
     names = _unique_names(runs)
     cls = METHODS.get(method)
@@ -272,4 +297,4 @@ def compare_attributions(runs, *, method: str = "ig", n: int = 8, indices: Seque
     finally:
         if bar is not None:
             bar.close()
-    return AttributionComparison(method, cls.signed, per_run[0], labels, index, results, dict(options))
+    return AttributionComparison(method, cls.signed, per_run[0], labels, index, results, dict(options), top_k)

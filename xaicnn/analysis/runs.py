@@ -48,7 +48,7 @@ class RunEntry:
     last_val_acc: float | None = None
     macro_f1: float | None = None  # macro F1 of the last epoch (the weights the checkpoint holds)
     epochs: int = 0
-    seconds_per_epoch: float | None = None  # mean over full epochs
+    seconds_per_epoch: float | None = None  # training only, after the first epoch (run_summary.SECONDS_PER_EPOCH)
     total_time: float | None = None  # wall time of the whole run
     model_options: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)  # the full TrainConfig dict
@@ -68,22 +68,18 @@ class RunEntry:
 
 def _entry(path: Path, root: Path) -> RunEntry:
     from ..training.checkpoint import read_checkpoint
+    from .run_summary import summarize_run
 
     name = path.relative_to(root).with_suffix("").as_posix()
     mtime = path.stat().st_mtime
     try:
         state = read_checkpoint(path)
-        meta, history = state["meta"], list(state.get("history") or [])
-        full = [h for h in history if not h.get("partial")]
-        accs = [h["val_acc"] for h in history if h.get("val_acc") is not None]
-        seconds = [h["seconds"] for h in full if h.get("seconds") is not None]
+        meta, s = state["meta"], summarize_run(state)
         return RunEntry(
-            path=path, name=name, ok=True, arch=meta["arch"], dataset=meta["dataset"], status=meta["status"],
-            input_size=(meta["in_channels"], *meta["image_size"]),
-            seed=meta.get("seed"), params=meta.get("params"), flops=meta.get("flops"),
-            best_val_acc=max(accs) if accs else None, last_val_acc=accs[-1] if accs else None,
-            macro_f1=history[-1].get("f1") if history else None, epochs=len(full),
-            seconds_per_epoch=statistics.fmean(seconds) if seconds else None, total_time=meta.get("wall_time"),
+            path=path, name=name, ok=True, arch=s.arch, dataset=s.dataset, status=s.status,
+            input_size=(meta["in_channels"], *meta["image_size"]), seed=s.seed, params=s.params, flops=s.flops,
+            best_val_acc=s.best_val_acc, last_val_acc=s.last_val_acc, macro_f1=s.macro_f1, epochs=s.epochs,
+            seconds_per_epoch=s.seconds_per_epoch, total_time=s.total_time,
             model_options=dict(meta.get("model_options") or {}), config=dict(meta.get("config") or {}), mtime=mtime)
     except UserError as err:
         return RunEntry(path=path, name=name, ok=False, error=str(err), status="broken", mtime=mtime)

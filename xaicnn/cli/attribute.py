@@ -4,17 +4,22 @@ Writes attributions.png (one row per image, one column per checkpoint), attribut
 targets and one map array per checkpoint) and attributions.json (per image and checkpoint: target,
 prediction, probability, IG delta, deletion/insertion AUCs and their random-order references).
 Deletion AUC below and insertion AUC above the random reference mean the map ranks pixels the model
-really uses (Petsiuk et al., RISE, 2018).
+really uses (Petsiuk et al., RISE, 2018). With two or more checkpoints attributions.json also holds
+"agreement": runs x runs matrices of the mean Spearman rank correlation and top-k IoU of the maps (|map|),
+with each run's accuracy on these images and mean deletion AUC; they are printed one line per run.
 
 examples:
   xaicnn attribute --ckpt checkpoints/vgg_block.pt
-  xaicnn attribute --ckpt vgg_block.pt --ckpt sppf_block.pt --index 3,17,42   # side by side
+  xaicnn attribute --ckpt vgg_block.pt --ckpt sppf_block.pt --index 3,17,42   # side by side, + agreement
+  xaicnn attribute --ckpt vgg_block.pt --ckpt sppf_block.pt --top-k 0.05      # IoU of the top 5% of pixels
   xaicnn attribute --ckpt vgg_block.pt --method gradcam --select misclassified --n 6
   xaicnn attribute --ckpt vgg_block.pt --image my_digit.png --target 7 --json
   xaicnn attribute --ckpt vgg_block.pt --method saliency --sanity            # + model-randomisation check
 """
 from ..errors import UserError
 from ._common import parse_model_options
+
+DEFAULT_TOP_K = 0.1  # = xaicnn.analysis.agreement.DEFAULT_TOP_K, not imported so that --help does not load torch
 
 METHODS = ("ig", "saliency", "smoothgrad", "gradient_shap", "occlusion", "gradcam")  # kept in sync by a test
 STEPS_OPTION = {"ig": "steps", "smoothgrad": "samples", "gradient_shap": "samples"}
@@ -35,6 +40,9 @@ def add_arguments(parser):
     a("--steps", type=int, help="integration steps (ig, default 50) or noise samples (smoothgrad, gradient_shap, default 25)")
     a("--baseline", choices=["black", "blurred", "noise"], help="reference image for ig and occlusion (default black)")
     a("--option", "-O", action="append", default=[], metavar="KEY=VALUE", help="other method option, e.g. -O noise=0.2")
+    a("--top-k", type=float, default=DEFAULT_TOP_K, metavar="FRACTION",
+      help=f"with several checkpoints: the fraction of pixels (highest |map|) whose overlap the agreement IoU "
+           f"measures, in (0, 1] (default {DEFAULT_TOP_K})")
     a("--seed", type=int, default=0, help="seed for random selection, noise and the random pixel order (default 0)")
     a("--out", help="output folder (default: <ckpt dir>/<ckpt stem>_attributions/ next to the first checkpoint; "
                     "<stem>_vs_<stem>_attributions/ for several, so a comparison never replaces one run's own files)")
@@ -78,7 +86,7 @@ def run(args):
     comparison = compare_attributions(
         paths, method=args.method, n=args.n, indices=_indices(args.index) if args.index else None, images=args.image,
         select=args.select, target=target, seed=args.seed, progress=not args.quiet and not args.json,
-        **_method_options(args))
+        top_k=args.top_k, **_method_options(args))
     written = comparison.save(out)
     doc = comparison.to_json()
     log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
@@ -99,6 +107,9 @@ def run(args):
         log(f"{comparison.runs[0].name}: {check.describe()}")
         doc["sanity"] = check.to_json()
     log(f"wrote {', '.join(str(p) for p in written.values())}" + (f", {out / 'sanity.json'}" if args.sanity else ""))
+    agreement = comparison.agreement()
+    if agreement is not None:
+        log(agreement.describe())
     if args.json:
         print(json.dumps(doc, indent=2))
     return 0

@@ -38,19 +38,14 @@ def _best(key: str):
     return fn
 
 
-def _last_gain(s: dict) -> float | None:
-    """Final validation accuracy minus the best of the earlier epochs: > 0 while a run still improves."""
-    values = [h["val_acc"] for h in s["history"] if h.get("val_acc") is not None]
-    return values[-1] - max(values[:-1]) if len(values) > 1 else None
+def _summary(key: str):
+    """A fact of :func:`xaicnn.analysis.run_summary.summarize_run`: one definition for the app, inspect and here."""
+    def fn(s: dict):
+        from ..analysis.run_summary import summarize_run
 
+        return getattr(summarize_run(s), key)
 
-def _sec_per_epoch(s: dict) -> float | None:
-    # Training time of full epochs (a budget stop leaves a partial one), evaluation excluded, as a stopwatch
-    # around the training loop measures it; the first epoch only when it is the only one, since it also
-    # pays for one-off warm-up (oneDNN picks its kernels on the first batches).
-    values = [h.get("train_seconds", h["seconds"]) for h in s["history"] if not h.get("partial")]
-    values = values[1:] if len(values) > 1 else values
-    return sum(values) / len(values) if values else None
+    return fn
 
 
 def first_weight(state: dict) -> str | None:
@@ -93,8 +88,8 @@ METRICS: dict[str, Metric] = {
     "gap": Metric("train - val accuracy", "{:+.3f}", lambda s: (s["history"][-1]["train_acc"] - s["history"][-1]["val_acc"])
                   if s["history"] and s["history"][-1].get("train_acc") is not None
                   and s["history"][-1].get("val_acc") is not None else None),
-    "last_gain": Metric("last epoch's gain in val accuracy", "{:+.3f}", _last_gain, learned=False),
-    "sec_per_epoch": Metric("seconds/epoch (training only, after the first)", "{:.2f}", _sec_per_epoch,
+    "last_gain": Metric("last epoch's gain in val accuracy", "{:+.3f}", _summary("last_gain"), learned=False),
+    "sec_per_epoch": Metric("seconds/epoch (training only, after the first)", "{:.2f}", _summary("seconds_per_epoch"),
                             scale="ratio", learned=False, timing=True),
     "total_time": Metric("training time (s)", "{:.1f}", lambda s: s["meta"].get("wall_time"), scale="ratio",
                          learned=False, timing=True),

@@ -110,6 +110,12 @@ class Run:
     def arch(self) -> str:
         return self.meta["arch"]
 
+    def summary(self):
+        """The run's facts (:class:`xaicnn.analysis.run_summary.RunSummary`), as every view shows them."""
+        from ..analysis.run_summary import summarize_run
+
+        return summarize_run({"meta": self.meta, "history": self.history, "gradient_flow": self.raw_gradient_flow})
+
     @property
     def dataset(self) -> str:
         return self.meta["dataset"]

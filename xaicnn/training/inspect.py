@@ -25,6 +25,7 @@ def describe(path) -> dict:
         "history": [{**{k: h.get(k) for k in HISTORY_KEYS}, **({"partial": True} if h.get("partial") else {})}
                     for h in run.history],
         "gradient_flow": run.gradient_flow,
+        "summary": run.summary().to_dict(),
     }
 
 
@@ -41,6 +42,7 @@ def format_description(doc: dict) -> str:
         f"  {doc['params']:,} parameters, {human(doc['flops'])} FLOPs per image; {doc['train_images']:,} train / "
         f"{doc['val_images']:,} val images; augment: {doc['augment']}",
         f"  best val acc {pct(doc['best_val_acc'])}, last {pct(doc['last_val_acc'])}, best macro F1 {pct(doc['best_f1'])}",
+        _timing(doc["summary"]),
         "",
         "  epoch  train loss  train acc  val loss  val acc  precision  recall      F1  seconds  img/s       lr",
     ]
@@ -63,3 +65,9 @@ def format_description(doc: dict) -> str:
         lines.append(f"    weakest in the last epoch: {weakest} ({last[weakest]:.3e}); "
                      f"strongest: {max(last, key=last.get)} ({max(last.values()):.3e})")
     return "\n".join(lines)
+
+
+def _timing(summary: dict) -> str:
+    if summary["seconds_per_epoch"] is None:
+        return "  seconds per epoch: -"
+    return f"  {summary['seconds_per_epoch']:.2f} s per epoch ({summary['timing_note']})"
