@@ -47,8 +47,8 @@ RULES = {
               "ln K (K classes: the loss of a uniform guess)",
     "improving": f"a condition is *still improving* when its final validation accuracy beats the best earlier "
                  f"epoch by more than {IMPROVING_GAIN * 100:g} point (mean over seeds)",
-    "significance": f"significant: two-sided p < {stats.ALPHA} after Holm's adjustment over the study's "
-                    "statistical claims (timing and untestable claims are not in the family)",
+    "significance": f"significant: two-sided p < {stats.ALPHA} after Holm's adjustment over every test the study "
+                    "reports (untestable and timing claims count in the family but take no verdict from it)",
 }
 
 
@@ -145,7 +145,7 @@ def evaluate_runs_claim(claim: Claim, records: list[dict]) -> dict:
     out["ours"] = f"{_mean_text(claim.metric, a)} vs {b_text}"
     out["original_effect"] = _original_effect(claim, claim.metric, b if isinstance(b, float) else None)
     if not a or (isinstance(b, list) and not b):
-        return out | {"verdict": NO_DATA, "reason": "a condition has no finished run", "family": False}
+        return out | {"verdict": NO_DATA, "reason": "a condition has no finished run"}
     c = stats.compare(a, b)
     out |= {"difference": c.difference, "ci_low": c.ci_low, "ci_high": c.ci_high, "hedges_g": c.hedges_g,
             "p_value": c.p_value, "test": c.test, "n": list(c.n), "detectable": stats.detectable(c)}
@@ -158,17 +158,19 @@ def evaluate_runs_claim(claim: Claim, records: list[dict]) -> dict:
         out["equivalence_interval"] = list(interval) if interval else None
     if c.p_value is None and c.test.startswith("degenerate") and claim.metric == "final_acc":
         out |= _pooled(claim, records, b)
+    # Every test the study reports is in the Holm family (the correction counts them all); only claims that
+    # reach a verdict by their p-value take it from the adjusted one.
+    p = out.get("p_tost") if claim.direction == "~" else out.get("p_value")
     if metric.timing:
-        return out | {"verdict": HARDWARE, "family": False,
+        return out | {"verdict": HARDWARE, "p_test": p,
                       "reason": "timings depend on the hardware; the source's were measured on a GPU, ours on "
                                 "this machine's CPU"}
     why = _untestable(claim, labels, states) if metric.learned else None
     if why:
-        return out | {"verdict": NOT_TESTABLE, "reason": why, "family": False}
-    p = out.get("p_tost") if claim.direction == "~" else out.get("p_value")
+        return out | {"verdict": NOT_TESTABLE, "reason": why, "p_test": p}
     if p is None:
-        return out | {"verdict": INCONCLUSIVE, "reason": c.test, "family": False}
-    return out | {"family": True, "p_test": p}
+        return out | {"verdict": INCONCLUSIVE, "reason": c.test}
+    return out | {"decide": True, "p_test": p}
 
 
 def _pooled(claim: Claim, records: list[dict], b) -> dict:
@@ -199,16 +201,15 @@ def _base(claim: Claim) -> dict:
 
 def _decide(row: dict, claim: Claim) -> dict:
     """The verdict of a claim in the Holm family, from its adjusted p-value."""
-    p = row["p_holm"]
     if claim.direction == "~":
-        row["p_tost_holm"] = p
+        p = row["p_tost_holm"]
         interval = row.get("equivalence_interval")
         if p is not None and p < stats.ALPHA:
             return row | {"verdict": EQUIVALENT, "reason": f"90% interval inside +-{claim.margin:g}"}
         if interval and (interval[0] > claim.margin or interval[1] < -claim.margin):
             return row | {"verdict": NOT_EQUIVALENT, "reason": f"90% interval wholly outside +-{claim.margin:g}"}
         return row | {"verdict": INCONCLUSIVE, "reason": f"equivalence within +-{claim.margin:g} not shown"}
-    row["p_holm"] = p
+    p = row["p_holm"]
     diff = row["difference"]
     if p is not None and p < stats.ALPHA and diff:
         agrees = diff > 0 if claim.direction == ">" else diff < 0
@@ -269,13 +270,16 @@ def evaluate(claims, records: list[dict], exact_values: dict | None = None) -> l
             rows.append(evaluate_exact(claim, (exact_values or {}).get(claim.metric, {})))
         else:
             rows.append(evaluate_runs_claim(claim, records))
-    family = [i for i, r in enumerate(rows) if r.get("family")]
-    adjusted = stats.holm([rows[i]["p_test"] for i in family])
-    for i, p in zip(family, adjusted):
-        rows[i] = _decide(rows[i] | {"p_holm": p}, claims[i])
+    adjusted = stats.holm([r.get("p_test") for r in rows])
+    for i, (row, p) in enumerate(zip(rows, adjusted)):
+        if claims[i].direction == "~":
+            row["p_tost_holm"] = p
+        else:
+            row["p_holm"] = p
+        if row.pop("decide", False):
+            rows[i] = _decide(row, claims[i])
     for r in rows:
         r.pop("p_test", None)
-        r.pop("family", None)
     return rows
 
 
