@@ -17,6 +17,10 @@ to the top k with weight (places left) / m, the chance it would be picked if tie
 the IoU is the weighted one, sum(min) / sum(max). Without ties this is the plain IoU; with ties it depends on
 neither pixel order nor a seed, and identical maps still score 1.
 
+Read the two together: pixels every model leaves at exactly 0 (IG with a black baseline on a black
+background) tie in every map, so Spearman over all pixels counts that shared background as agreement; the
+top-k IoU looks only at the pixels that matter most.
+
 Maps of different sizes (runs with different input sizes, each shown the same image file at its own size)
 are compared at the smallest height and width: |map| is resized with bilinear, antialiased interpolation.
 """
