@@ -68,7 +68,8 @@ def run(args):
     if args.publish:
         print(f"published: {studies.publish_study(folder, args.publish)}")
     for c in result.claims:
-        print(f"  {c['verdict']:>16}  {c['claim']}  (original {c['original']}; ours {c['ours']})")
+        who = f"reference ({c['reference']})" if c.get("reference") else "original"
+        print(f"  {c['verdict']:>30}  {c['claim']}  ({who}: {c['original']}; ours: {c['ours']})")
     return 0
 
 
@@ -88,7 +89,8 @@ def _list(studies) -> int:
         print(f"{name}: {description}")
         exact = sum(c.kind == "exact" for c in spec.claims)
         sources = sorted({c.source.split(" ")[0] for c in spec.claims})
-        print(f"  claims: {len(spec.claims) - exact} statistical + {exact} exact checks (from {', '.join(sources)})")
+        print(f"  claims: {len(spec.claims) - exact} statistical + {exact} exact check{'s' * (exact != 1)} "
+              f"(from {', '.join(sources)})")
         if spec.conditions:
             print("  conditions: " + ", ".join(f"{c.label} ({c.arch}{', ' + c.augment if c.augment != 'none' else ''})"
                                                for c in spec.conditions))

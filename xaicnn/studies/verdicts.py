@@ -152,6 +152,9 @@ def evaluate_runs_claim(claim: Claim, records: list[dict]) -> dict:
     if metric.scale == "ratio" and isinstance(b, list):
         r, low, high, _ = stats.ratio(a, b)
         out |= {"ratio": r, "ratio_low": low, "ratio_high": high}
+    elif metric.scale == "ratio" and b:  # against a number: the mean's interval, divided by it
+        out |= {"ratio": (c.difference + b) / b, "ratio_low": None if c.ci_low is None else (c.ci_low + b) / b,
+                "ratio_high": None if c.ci_high is None else (c.ci_high + b) / b}
     if claim.direction == "~":
         out["p_tost"] = stats.tost(c, claim.margin)
         interval = stats.equivalence_interval(c)
