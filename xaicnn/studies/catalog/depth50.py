@@ -12,7 +12,9 @@ from ._common import CIFAR_FALLBACK, CNN_LAB, SMOKE
 
 QUICK_LIMITS = ("A 50-layer VGG without batch norm on 1,400 images may never leave chance; the original's reached "
                 "0.39. Where it stays at chance its accuracy and gradient claims are not testable here, and only the "
-                "gradient figures show what happened.")
+                "gradient figures show what happened. The VGGs train without batch norm (as in the original) and "
+                "the Inception nets with it; 12 short epochs favour the nets with batch norm, so comparisons across "
+                "the two families say more about this budget than about depth.")
 
 SPEC = register_study(StudySpec(
     name="depth50",
