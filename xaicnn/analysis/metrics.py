@@ -59,6 +59,7 @@ class Evaluation:
     most_confused: list[ConfusedPair]
     loss: float | None = None  # mean cross-entropy, when logits were available
     report: str = field(default="", repr=False)  # scikit-learn's classification_report text
+    probabilities: np.ndarray | None = field(default=None, repr=False)  # float32 [N, K] softmax, when logits were available
 
     @property
     def size(self) -> int:
@@ -93,7 +94,7 @@ def most_confused_pairs(confusion, classes: list[str], k: int = 10) -> list[Conf
 
 
 def evaluation_from_predictions(y_true, y_pred, classes: list[str], *, name: str = "", loss: float | None = None,
-                                top_k: int = 10) -> Evaluation:
+                                top_k: int = 10, probabilities=None) -> Evaluation:
     """:class:`Evaluation` of integer predictions ``y_pred`` [N] against labels ``y_true`` [N] (class indices
     into ``classes``). Classes missing from the data still get a row (support 0, scores 0)."""
     from sklearn.metrics import classification_report, confusion_matrix, precision_recall_fscore_support
@@ -117,7 +118,8 @@ def evaluation_from_predictions(y_true, y_pred, classes: list[str], *, name: str
     return Evaluation(name=name, classes=[str(c) for c in classes], y_true=y_true, y_pred=y_pred,
                       accuracy=float((y_true == y_pred).mean()), macro=averages["macro"], weighted=averages["weighted"],
                       per_class=per_class, confusion=cm, confusion_normalized=normalized,
-                      most_confused=most_confused_pairs(cm, [str(c) for c in classes], top_k), loss=loss, report=report)
+                      most_confused=most_confused_pairs(cm, [str(c) for c in classes], top_k), loss=loss, report=report,
+                      probabilities=None if probabilities is None else np.asarray(probabilities, dtype=np.float32))
 
 
 def evaluate(run, data=None, *, batch_size: int = 256) -> Evaluation:
@@ -141,7 +143,8 @@ def evaluate(run, data=None, *, batch_size: int = 256) -> Evaluation:
         logits = predict(run.model, data.images, run.normalize, batch_size=batch_size)
     labels = data.labels.long()
     loss = float(F.cross_entropy(logits, labels).item())
-    return evaluation_from_predictions(labels.numpy(), logits.argmax(1).numpy(), run.classes, name=run.name, loss=loss)
+    return evaluation_from_predictions(labels.numpy(), logits.argmax(1).numpy(), run.classes, name=run.name, loss=loss,
+                                       probabilities=logits.float().softmax(1).numpy())
 
 
 def format_evaluation(ev: Evaluation) -> str:
