@@ -3,8 +3,9 @@ CLI calls) and caches the answer, so a warm rerun (switching page or run) comput
 
 - ``st.cache_resource`` holds live objects that must not be copied: loaded runs (models), keyed by
   (path, mtime), so a checkpoint rewritten by a running training is reloaded.
-- ``st.cache_data`` holds analyses and rendered figures (PNG bytes), keyed by the runs' (path, mtime) keys
-  and the analysis parameters (images, method, statistic ...).
+- ``st.cache_data`` holds analyses, the frames the interactive charts draw (``xaicnn.charts``) and
+  rendered figures (PNG bytes), keyed by the runs' (path, mtime) keys and the analysis parameters
+  (images, method, statistic ...).
 
 A run is named by its ``Key`` = (path, mtime) tuple everywhere here: hashable, cheap, and it changes
 when the file changes. Figures are cached as PNG bytes because drawing a matplotlib figure costs
@@ -87,14 +88,18 @@ def runs(keys) -> list:
     return [run(k) for k in keys]
 
 
-# --- curves, gradient flow, complexity ---------------------------------------------------------------
+# --- curves, gradient flow, complexity (frames for xaicnn.charts) -----------------------------------
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def curves_png(keys: tuple[Key, ...], labels: tuple[str, ...]) -> bytes:
-    from xaicnn.plots import plot_curves
+def curves_frame(keys: tuple[Key, ...], labels: tuple[str, ...], groups: tuple[str, ...]):
+    """``xaicnn.charts.curves_frame`` of the runs ``keys`` (named ``labels``; runs sharing a ``groups``
+    entry differ only in the seed and are averaged), one panel per dataset and class count."""
+    from xaicnn.charts import curves_frame as shape
 
-    return png(plot_curves(runs(keys), list(labels)))
+    return shape([{"name": label, "history": r.history, "group": group, "seed": r.meta.get("seed"),
+                   "panel": f"{r.dataset} ({len(r.classes)} classes)"}
+                  for r, label, group in zip(runs(keys), labels, groups)])
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -106,15 +111,14 @@ def flow(k: Key, stat: str, level: str):
     return result.by_stage() if level == "stage" else result
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def flow_png(k: Key, stat: str, level: str, kind: str, epoch: int | None = None) -> bytes:
-    """One gradient-flow figure of one run: ``kind`` is bars (at ``epoch``), heatmap or lines."""
-    from xaicnn import plots
+@st.cache_data(show_spinner=False, max_entries=64)
+def flow_frame(keys: tuple[Key, ...], labels: tuple[str, ...], stat: str, level: str):
+    """``xaicnn.charts.flow_frame`` of the runs ``keys`` (each :func:`flow`, renamed ``labels``)."""
+    import dataclasses
 
-    f = flow(k, stat, level)
-    if kind == "bars":
-        return png(plots.plot_gradient_bars(f, [epoch]))
-    return png(plots.plot_gradient_heatmap(f) if kind == "heatmap" else plots.plot_gradient_lines(f))
+    from xaicnn.charts import flow_frame as shape
+
+    return shape([dataclasses.replace(flow(k, stat, level), name=label) for k, label in zip(keys, labels)])
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -130,13 +134,6 @@ def complexity(k: Key):
     with torch.device("meta"):
         model = build_model(meta)
     return measure(model, (meta["in_channels"], *meta["image_size"]))
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def complexity_scatter_png(rows: tuple[tuple, ...]) -> bytes:
-    from xaicnn.plots import plot_complexity_scatter
-
-    return png(plot_complexity_scatter([dict(r) for r in rows]))
 
 
 # --- evaluation ------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """The comparison app's run pages: Overview, Curves, Gradient flow, Complexity, Confusion.
 
 Each page is a function of the selected :class:`~xaicnn.analysis.runs.RunEntry` list: widgets, a
-cached library call (``_cached``), render. A run whose analysis fails with a ``UserError`` gets its one
-sentence in place of its figures; the other runs still render.
+cached library call (``_cached``), render. Curves, Gradient flow and Complexity draw interactive
+Vega-Lite charts built by :mod:`xaicnn.charts` (one shared scale across the runs), Confusion matplotlib
+figures. A run whose analysis fails with a ``UserError`` gets its one sentence in place of its figures;
+the other runs still render.
 """
 from __future__ import annotations
 
@@ -99,55 +101,96 @@ def overview(entries):
 
 
 def curves(entries):
-    st.caption("Train (dashed) and validation (solid) loss and accuracy per epoch, one colour per run.")
-    with st.spinner("Drawing learning curves..."):
-        image = cached.curves_png(tuple(cached.key(e) for e in entries), tuple(e.name for e in entries))
-    st.image(image)
+    from xaicnn import charts
+
+    scale = st.radio("Loss axis", ["linear", "log"], horizontal=True, key="curves_loss_scale")
+    st.caption(f"Loss and accuracy per epoch: train dashed, validation solid. One row of panels per dataset, so "
+               f"losses over different numbers of classes never share an axis. Runs that differ only in the seed "
+               f"are one line, their mean, with a band spanning {charts.BAND}. Hover for values; drag to pan, "
+               f"scroll to zoom, double-click to reset; click a legend entry to highlight a run.")
+    with st.spinner("Reading learning curves..."):
+        frame = cached.curves_frame(tuple(cached.key(e) for e in entries), tuple(e.name for e in entries),
+                                    tuple(e.condition for e in entries))
+    waiting = [e.name for e in entries if not e.epochs]
+    if waiting:
+        st.info(f"No finished epoch yet, so no curve: {', '.join(waiting)}.")
+    if not frame.empty:
+        st.altair_chart(charts.curves_chart(frame, log_loss=scale == "log"), key="curves_chart")
 
 
 def gradient_flow(entries):
+    from xaicnn import charts
     from xaicnn.analysis.gradient_flow import STAT_LABELS
 
-    left, middle, right = st.columns(3)
+    left, middle, right, last = st.columns([3, 3, 3, 4])
     stat = left.selectbox("Statistic", list(STAT_LABELS), format_func=STAT_LABELS.get, key="gf_stat")
     level = middle.radio("Rows", ["parameter", "stage"], horizontal=True, key="gf_level",
                          format_func={"parameter": "conv/linear weights", "stage": "stages (mean)"}.get)
-    longest = max(e.epochs for e in entries) or 1
-    epoch = right.slider("Epoch of the bar chart", 1, max(longest, 2), longest, key="gf_epoch",
-                         disabled=longest < 2)
-    st.caption("Per-layer gradient (mean over each epoch's steps) in network order: bars at the chosen epoch "
-               "(log scale), the layers x epochs heatmap, and the first, middle and last layer over the epochs. "
-               "Vanishing gradients show as rows orders of magnitude below the rest.")
-    with st.spinner("Drawing gradient flow..."):
-        for column, entry in side_by_side(entries):
-            with column, one_sentence():
-                st.markdown(f"**{entry.name}** ({entry.arch}, {entry.dataset})")
-                k = cached.key(entry)
-                f = cached.flow(k, stat, level)
-                st.image(cached.flow_png(k, stat, level, "bars", min(epoch, f.epochs[-1])))
-                st.image(cached.flow_png(k, stat, level, "heatmap"))
-                st.image(cached.flow_png(k, stat, level, "lines"))
+    x = right.radio("x axis", ["depth", "index"], horizontal=True, key="gf_x",
+                    format_func={"depth": "relative depth 0-1", "index": "layer index"}.get)
+    longest, shortest = max(e.epochs for e in entries) or 1, min(e.epochs for e in entries) or 1
+    epoch = last.slider("Epoch", 1, max(longest, 2), shortest, key="gf_epoch", disabled=longest < 2,
+                        help="Starts at the last epoch every selected run reached; a run that stopped before the "
+                             "chosen epoch is listed, not drawn.")
+    label = STAT_LABELS[stat]
+    readable = []
+    with st.spinner("Reading gradient flow..."):
+        for entry in entries:
+            with one_sentence():
+                cached.flow(cached.key(entry), stat, level)
+                readable.append(entry)
+        if not readable:
+            return
+        frame = cached.flow_frame(tuple(cached.key(e) for e in readable), tuple(e.name for e in readable), stat, level)
+    at, missing = charts.flow_at_epoch(frame, epoch)
+    st.caption(f"The {label} of each layer (mean over the epoch's steps) in network order, every run on one "
+               f"log axis. Vanishing gradients show as layers orders of magnitude below the rest. Hover for "
+               f"values; drag to pan, scroll to zoom, double-click to reset.")
+    if missing:
+        st.info(charts.missing_epoch_note(missing, epoch))
+    if not at.empty:
+        st.altair_chart(charts.flow_profile_chart(at, x=x, label=label, epoch=epoch), key="gf_profile")
+    st.markdown("**Layers x epochs**")
+    st.caption(charts.scale_statement(frame, label))
+    st.altair_chart(charts.flow_heatmap_chart(frame, label), key="gf_heatmaps")
+    st.markdown("**First, middle and last layer over the epochs**")
+    st.altair_chart(charts.flow_lines_chart(frame, label), key="gf_lines")
+
+
+def layer_table(report) -> list[dict]:
+    """A :class:`~xaicnn.analysis.complexity.Complexity` report's per-layer rows as display rows."""
+    return [{"layer": r.name or "(model)", "type": r.type,
+             "output shape": "x".join(map(str, r.output_shape)) if r.output_shape else "-",
+             "params": r.params, "FLOPs": r.flops} for r in report.layers]
 
 
 def complexity(entries):
+    from xaicnn import charts
     from xaicnn.analysis.complexity import human
 
-    st.caption("Parameters, FLOPs per image (FLOPs = 2 x MACs; convolutions and matrix products) and the "
-               "best validation accuracy of each selected run.")
-    points = tuple(tuple({"name": e.name, "arch": e.arch, "dataset": e.dataset, "params": e.params,
-                          "flops": e.flops, "accuracy": e.best_val_acc}.items()) for e in entries)
-    with st.spinner("Drawing the complexity scatter..."):
-        st.image(cached.complexity_scatter_png(points))
-    for entry in entries:
-        with st.expander(f"{entry.name}: {entry.arch} on {entry.dataset}, {entry.params or 0:,} parameters, "
-                         f"{human(entry.flops or 0)} FLOPs", expanded=len(entries) == 1), one_sentence():
-            report = cached.complexity(cached.key(entry))
-            st.dataframe([{"layer": r.name or "(model)", "type": r.type,
-                           "output shape": "x".join(map(str, r.output_shape)) if r.output_shape else "-",
-                           "params": r.params, "FLOPs": r.flops} for r in report.layers],
-                         column_config={"params": RUN_COLUMNS["params"],
-                                        "FLOPs": st.column_config.NumberColumn(format="compact")},
-                         hide_index=True)
+    st.caption("Parameters and FLOPs per image (FLOPs = 2 x MACs; convolutions and matrix products; log axes) "
+               "against the best validation accuracy (axis fitted to the runs). The dashed staircase is the "
+               "Pareto front of each dataset's runs: the best accuracy reached with at most that many "
+               "parameters or FLOPs. Hover a point for its run; drag to pan, scroll to zoom.")
+    frame = charts.complexity_frame({"name": e.name, "arch": e.arch, "dataset": e.dataset, "params": e.params,
+                                     "flops": e.flops, "accuracy": e.best_val_acc} for e in entries)
+    if frame.empty:
+        st.info("None of the selected runs has a validation accuracy yet.")
+    else:
+        st.altair_chart(charts.complexity_chart(frame), key="complexity_chart")
+    st.markdown("**Per-layer tables** (output shape, parameters, FLOPs), two runs side by side")
+    by_name = {e.name: e for e in entries}
+    names = list(by_name)
+    for column, default, key in zip(st.columns(2), (0, min(1, len(names) - 1)), ("cx_left", "cx_right")):
+        with column:
+            entry = by_name[st.selectbox("Run", names, index=default, key=key)]
+            st.caption(f"{entry.arch} on {entry.dataset}: {entry.params or 0:,} parameters, "
+                       f"{human(entry.flops or 0)} FLOPs per image")
+            with one_sentence():
+                st.dataframe(layer_table(cached.complexity(cached.key(entry))),
+                             column_config={"params": RUN_COLUMNS["params"],
+                                            "FLOPs": st.column_config.NumberColumn(format="compact")},
+                             hide_index=True)
 
 
 def confusion(entries):

@@ -1,5 +1,7 @@
 """The comparison app under streamlit's AppTest: empty folder, two runs on every page, broken files, uploads."""
 import io
+import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -31,6 +33,62 @@ def show(at, page: str) -> AppTest:
     return at.run()
 
 
+def vega(at) -> list[dict]:
+    """The Vega-Lite specs of the interactive charts on the page (``st.altair_chart``), each with its
+    ``datasets`` back in the spec as row dicts (Streamlit sends them beside it as Arrow tables)."""
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    specs = []
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        spec["datasets"] = {d.name: convert_arrow_bytes_to_pandas_df(d.data.data).to_dict("records")
+                            for d in chart.proto.datasets}
+        specs.append(spec)
+    return specs
+
+
+def units(spec: dict):
+    """Every unit view (a dict with a ``mark``) of a Vega-Lite spec."""
+    if "mark" in spec:
+        yield spec
+    for part in ("layer", "hconcat", "vconcat", "concat"):
+        for child in spec.get(part, []):
+            yield from units(child)
+
+
+def chart_runs(spec: dict, field: str) -> set:
+    """The values of ``field`` in every dataset of a spec (the runs a chart draws)."""
+    return {row[field] for rows in spec.get("datasets", {}).values() for row in rows if field in row}
+
+
+def assert_interactive_pages(at, runs: set[str], series: set[str]) -> AppTest:
+    """Curves, Gradient flow and Complexity draw Vega-Lite charts of ``runs`` (curves: ``series``), no PNG."""
+    at = show(at, "Curves")
+    assert not at.exception and not at.main.error and not at.main.image
+    (curves,) = vega(at)
+    assert chart_runs(curves, "series") == series
+    assert {r["panel"] for rows in curves["datasets"].values() for r in rows} == {"digits (10 classes)"}
+    at.radio(key="curves_loss_scale").set_value("log").run()
+    loss_panel = vega(at)[0]["vconcat"][0]["hconcat"][0]
+    assert {u["encoding"]["y"]["scale"].get("type") for u in units(loss_panel)} == {"log"}
+    at = show(at, "Gradient flow")
+    assert not at.exception and not at.main.error and not at.main.image
+    profile, heatmaps, lines = vega(at)
+    assert chart_runs(profile, "run") == chart_runs(heatmaps, "run") == chart_runs(lines, "run") == runs
+    cells = list(units(heatmaps))
+    assert len(cells) == len(runs) and len({json.dumps(c["encoding"]["color"]["scale"]) for c in cells}) == 1
+    assert "One colour scale for every run" in texts(at)
+    at.radio(key="gf_x").set_value("index")
+    at.radio(key="gf_level").set_value("stage").run()
+    assert not at.exception and vega(at)[0]["encoding"]["x"]["field"] == "index"
+    at = show(at, "Complexity")
+    assert not at.exception and not at.main.error and not at.main.image
+    (scatter,) = vega(at)
+    assert chart_runs(scatter, "run") == runs
+    assert len(at.main.dataframe) == 2  # the per-layer tables of two runs, side by side
+    return at
+
+
 def test_an_empty_folder_says_how_to_make_runs(monkeypatch, tmp_path):
     (tmp_path / "empty").mkdir()
     at = open_app(tmp_path / "empty", monkeypatch, tmp_path)
@@ -57,11 +115,23 @@ def test_two_runs_render_on_every_page(runs_folder, monkeypatch, tmp_path):
         at = show(at, page)
         assert not at.exception, (page, [e.value for e in at.exception])
         assert not at.error, (page, [e.value for e in at.error])
+    both = {"transformer_block", "vgg_block"}
+    at = assert_interactive_pages(at, both, series=both)
+    assert [at.selectbox(key=k).value for k in ("cx_left", "cx_right")] == ["transformer_block", "vgg_block"]
+
+
+def test_a_dozen_runs_render_on_the_chart_pages(runs_folder, monkeypatch, tmp_path):
+    for i in range(5):  # 2 trained runs + 10 copies = 12; copies group with their original (same seed: "runs")
+        for arch in ("vgg_block", "transformer_block"):
+            shutil.copy(runs_folder / f"{arch}.pt", runs_folder / f"{arch}-copy{i}.pt")
+    at = open_app(runs_folder, monkeypatch, tmp_path)
+    names = at.multiselect[0].options
+    assert len(names) == 12
+    at.multiselect[0].set_value(names).run()
+    at = assert_interactive_pages(at, set(names), series={"transformer_block (6 runs)", "vgg_block (6 runs)"})
     at = show(at, "Curves")
-    assert len(at.image) == 1  # one overlaid figure
-    at = show(at, "Gradient flow")
-    assert len(at.image) == 6  # bars, heatmap and lines for each of the two runs
-    assert "vgg_block" in texts(at) and "transformer_block" in texts(at)
+    (curves,) = vega(at)
+    assert curves["config"]["legend"]["orient"] == "bottom"  # legends below the plots, never on them
 
 
 def test_a_broken_checkpoint_is_listed_as_broken_and_the_others_work(runs_folder, monkeypatch, tmp_path):
@@ -74,7 +144,8 @@ def test_a_broken_checkpoint_is_listed_as_broken_and_the_others_work(runs_folder
     assert at.multiselect[0].options == ["transformer_block", "vgg_block"] or \
         sorted(at.multiselect[0].value) == ["transformer_block", "vgg_block"]
     at = show(at, "Curves")
-    assert not at.exception and len(at.image) == 1
+    assert not at.exception and len(vega(at)) == 1 and chart_runs(vega(at)[0], "series") == {"transformer_block",
+                                                                                               "vgg_block"}
 
 
 def test_selecting_runs_narrows_every_page(runs_folder, monkeypatch, tmp_path):
@@ -82,7 +153,7 @@ def test_selecting_runs_narrows_every_page(runs_folder, monkeypatch, tmp_path):
     at.multiselect[0].set_value(["vgg_block"]).run()
     assert at.main.dataframe[0].value["arch"].tolist() == ["vgg_block"]
     at = show(at, "Gradient flow")
-    assert len(at.image) == 3
+    assert [chart_runs(spec, "run") for spec in vega(at)] == [{"vgg_block"}] * 3
     at.multiselect[0].set_value([]).run()
     assert [i.value for i in at.info] == ["Select one or more runs in the sidebar."]
 

@@ -111,7 +111,8 @@ def test_every_page_renders_in_chromium(app_url, tmp_path):
                 assert page.locator("[data-testid='stMain'] [data-testid='stAlertContentError']").count() == 0, name
                 page.screenshot(path=str(tmp_path / f"{name.replace(' ', '-').lower()}.png"), full_page=True)
             assert page.locator("[data-testid='stImage']").count() == 0  # Studies: none here, and no run figures
-            open_tab(page, "Curves")
-            assert page.locator("[data-testid='stMain'] [data-testid='stImage']").count() == 1
+            open_tab(page, "Curves")  # one interactive Vega-Lite chart (every panel of every dataset in one spec)
+            page.locator("[data-testid='stMain'] [data-testid='stVegaLiteChart']").first.wait_for(timeout=30_000)
+            assert page.locator("[data-testid='stMain'] [data-testid='stVegaLiteChart']").count() == 1
         finally:
             browser.close()
