@@ -53,7 +53,9 @@ class Preset:
     condition_options: dict = field(default_factory=dict)  # label -> model options for that condition only
     figure_options: dict = field(default_factory=dict)  # figure kind -> options (attributions: n, steps, ...)
     notes: tuple[str, ...] = ()  # reductions the numbers don't show, and why the effect should survive them
-    minutes: float | None = None  # measured wall minutes on 2 idle CPU cores (2 runs at a time), for --list
+    # wall minutes on 2 idle CPU cores (2 runs at a time), for --list: scaled from idle measurements of this
+    # study's runs (images x epochs x seeds); a report's own "Total time" is what its run measured
+    minutes: float | None = None
     limits: str = ""  # what this preset can and cannot say, beyond what the verdicts compute
 
 
@@ -183,7 +185,7 @@ class StudySpec:
         epochs = f"{p.epochs} epoch{'s' * (p.epochs != 1)}"
         text = (f"{self.runs(preset)} runs ({len(self.conditions)} conditions x {p.seeds} seeds) x {epochs} x "
                 f"{f'{images:,}' if images else 'all'} images")
-        return text + (f", ~{p.minutes:g} min measured on 2 idle CPU cores (2 runs at a time)" if p.minutes else "")
+        return text + (f", ~{p.minutes:g} min on 2 idle CPU cores (2 runs at a time)" if p.minutes else "")
 
 
 def _phrase(key: str) -> str:

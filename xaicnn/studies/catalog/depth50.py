@@ -32,7 +32,8 @@ SPEC = register_study(StudySpec(
     train={"batch_size": 128, "lr": 1e-4, "optimizer": "adam", "schedule": "onecycle"},
     presets={
         "smoke": SMOKE,
-        "quick": Preset(limits=QUICK_LIMITS, epochs=12, seeds=5, minutes=12, train_size=1400, val_size=500, options={"width": 0.125},
+        "quick": Preset(limits=QUICK_LIMITS, epochs=12, seeds=5, minutes=13, train_size=1400, val_size=500,
+                        options={"width": 0.125},
                         condition_options={"inception_v1": {"width": 0.0625}, "inception50": {"width": 0.0625}},
                         config={"batch_size": 64, "lr": 5e-4},
                         notes=("the Inception nets at 1/16 width, the VGGs at 1/8: all four keep their depth, which is "

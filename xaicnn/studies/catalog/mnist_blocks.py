@@ -28,7 +28,7 @@ SPEC = register_study(StudySpec(
     train={"batch_size": 64, "lr": 2e-3, "optimizer": "adam", "schedule": "onecycle"},
     presets={
         "smoke": SMOKE,
-        "quick": Preset(limits=QUICK_LIMITS, epochs=6, seeds=5, minutes=7, train_size=6000, val_size=1000),
+        "quick": Preset(limits=QUICK_LIMITS, epochs=6, seeds=5, minutes=8, train_size=6000, val_size=1000),
         "full": Preset(epochs=10, seeds=5),
     },
     claims=(

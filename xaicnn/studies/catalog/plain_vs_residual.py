@@ -33,7 +33,7 @@ SPEC = register_study(StudySpec(
     train={"batch_size": 32, "lr": 1e-3, "optimizer": "adam", "schedule": "none"},
     presets={
         "smoke": replace(SMOKE, condition_options={"fc20": {"width": 32}, "fc56": {"width": 32}}),
-        "quick": Preset(limits=QUICK_LIMITS, epochs=10, seeds=5, minutes=11, train_size=1500, val_size=1000,
+        "quick": Preset(limits=QUICK_LIMITS, epochs=10, seeds=5, minutes=12, train_size=1500, val_size=1000,
                         options={"width": 0.125},
                         condition_options={"fc20": {"width": 256}, "fc56": {"width": 256},
                                            **{k: {"width": 0.5} for k in ("plain20", "plain56", "resnet20", "resnet56")}},

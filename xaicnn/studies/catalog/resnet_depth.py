@@ -27,7 +27,8 @@ SPEC = register_study(StudySpec(
     train={"batch_size": 128, "lr": 0.1, "optimizer": "sgd", "schedule": "onecycle", "weight_decay": 5e-4},
     presets={
         "smoke": SMOKE,
-        "quick": Preset(limits=QUICK_LIMITS, epochs=16, seeds=5, minutes=12, train_size=2000, val_size=1000, options={"width": 0.125},
+        "quick": Preset(limits=QUICK_LIMITS, epochs=16, seeds=5, minutes=14, train_size=2000, val_size=1000,
+                        options={"width": 0.125},
                         config={"batch_size": 64}),
         "full": Preset(epochs=30, seeds=5),
     },
