@@ -73,6 +73,8 @@ def write_report(folder: str | Path, *, log: Callable = print, seconds: float | 
         "train_seconds": sum(r.get("total_time") or 0 for r in rows), "machine": machine(),
         "dataset_note": dataset_note(record["dataset"], spec.dataset, record.get("data_dir")),
         "rules": verdicts.RULES, "departures": list(spec.departures),
+        "reductions": spec.reductions(record["preset"]) if spec.compute is None and record["preset"] in spec.presets
+        else record.get("reductions", []),
         "table": table, "claims": claims, "tally": verdicts.tally(claims), "runs": rows, "figures": figures,
         "figure_errors": figure_errors, "figure_data": figure_data, "report": "report.md", "results": "results.csv",
     })
