@@ -1,12 +1,21 @@
 """The Attributions page: the same images explained by every selected run, side by side.
 
 Pick a method and the images (validation images by index, at random, those any run misclassifies, or
-uploaded files); one row per image, one column per run, each map titled with the prediction and its
-probability, IG's completeness delta and the deletion/insertion AUCs (Petsiuk et al. 2018) against a
-random pixel order. A button runs the model-randomisation sanity check (Adebayo et al. 2018).
-Dataset images need runs trained on the same data; uploads are converted to each run's input format.
+uploaded files); one row per image, one column per run (at most ``MAX_DRAWN`` drawn, picked when there are
+more), each map titled with the prediction and its probability, all maps on one colour scale
+(:func:`xaicnn.plots.plot_attribution_grid`, stated on the page) unless each map is asked for on its own.
+Below: downloads of the figure and of the files ``xaicnn attribute`` writes, a table with IG's completeness
+delta and the deletion/insertion AUCs (Petsiuk et al. 2018) of every run, how much the runs' maps agree
+(:mod:`xaicnn.analysis.agreement`, an interactive runs x runs matrix), the mean deletion/insertion curves,
+and a button for the model-randomisation sanity check (Adebayo et al. 2018). Dataset images need runs
+trained on the same data; uploads are converted to each run's input format.
+
+The figures and the agreement are cached here with ``st.cache_data``, keyed like ``_cached``'s by the runs'
+keys and the request (method, images, target ...), plus what only this page varies (runs drawn, scale, top-k).
 """
 from __future__ import annotations
+
+import io
 
 import streamlit as st
 
@@ -16,6 +25,59 @@ from _uploads import IMAGE_TYPES, MAX_UPLOAD_MB, read_upload
 from xaicnn.errors import UserError
 
 SOURCES = {"index": "By index", "random": "Random", "misclassified": "Misclassified by any run", "upload": "Upload"}
+MAX_DRAWN = 6  # runs drawn in the grid at most (maps stay >= 128 px in the app's main column); the table has all
+TOP_K = (5, 50, 10)  # the agreement's top-k slider in percent: min, max, default
+
+
+# --- cached figures, files and agreement --------------------------------------------------------------
+
+
+def _png(fig_axes) -> bytes:
+    """A ``(fig, axes)`` pair as PNG bytes at natural size (a 2-px margin, so a grid of 7 columns of 128-px maps
+    stays within the 940-px main column; ``_cached.png`` pads 12 px) - the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    from xaicnn.plots import DPI
+
+    buffer = io.BytesIO()
+    fig_axes[0].savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.02)
+    plt.close(fig_axes[0])
+    return buffer.getvalue()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def grid_png(keys, drawn: tuple[int, ...], per_map: bool, **request) -> bytes:
+    """The maps of runs ``drawn`` (indices into the comparison) on one scale, or each on its own with ``per_map``."""
+    from xaicnn.plots import plot_attribution_grid
+
+    comparison = cached.attributions(keys, **request)
+    return _png(plot_attribution_grid(comparison, runs=list(drawn), per_map=per_map, details=False))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def curves_png(keys, drawn: tuple[int, ...], **request) -> bytes:
+    from xaicnn.plots import plot_deletion_insertion
+
+    return _png(plot_deletion_insertion(cached.attributions(keys, **request), runs=list(drawn)))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def agreement(keys, top_k: float, **request):
+    """``AttributionComparison.agreement(top_k)`` of the comparison (two or more runs)."""
+    return cached.attributions(keys, **request).agreement(top_k)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def saved_files(keys, **request) -> dict[str, bytes]:
+    """The JSON and arrays ``xaicnn attribute`` writes (``AttributionComparison.save``), as bytes by kind."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        paths = cached.attributions(keys, **request).save(folder)  # its PNG is the CLI's figure: not kept
+        return {kind: paths[kind].read_bytes() for kind in ("json", "npz")}
+
+
+# --- widgets ------------------------------------------------------------------------------------------
 
 
 def _same_data(entries):
@@ -101,15 +163,145 @@ def page(entries):
     with one_sentence():
         with st.spinner(f"Attributing with {method} for {len(keys)} run(s)..."):
             comparison = cached.attributions(keys, **request)
-            grid, curves = cached.attribution_pngs(keys, **request)
-        st.image(grid)
+        drawn = _drawn_runs(comparison)
+        per_map = st.toggle("Normalise each map on its own", value=False, key="attr_per_map",
+                            help="Off: one colour scale for every map. On: each map stretched to its own range.")
+        st.caption(_scale_sentence(comparison, per_map))
+        if drawn:
+            with st.spinner("Drawing the maps..."):
+                grid = grid_png(keys, drawn, per_map, **request)
+            st.image(grid)
+            _downloads(keys, grid, request)
         st.dataframe(_table(comparison), hide_index=True,
                      column_config={"probability": st.column_config.NumberColumn(format="%.3f"),
                                     "IG delta": st.column_config.NumberColumn(format="%.1e")})
-        st.image(curves, caption="Deletion: the target's probability as the map's top pixels are removed (lower is "
-                                 "more faithful). Insertion: as they are added to a blurred image (higher is more "
-                                 "faithful). Dashed: a random pixel order.")
+        _agreement_panel(keys, comparison, request)
+        if drawn:
+            st.image(curves_png(keys, drawn, **request),
+                     caption="Deletion: the target's probability as each map's top pixels are removed first; "
+                             "insertion: as they are added first to a blurred image. Means over the images.")
         _sanity_panel(keys, comparison, request)
+
+
+def _drawn_runs(comparison) -> tuple[int, ...]:
+    """Indices of the runs to draw: all of them up to ``MAX_DRAWN``, else the ones picked (the first by default)."""
+    names = [r.name for r in comparison.runs]
+    if len(names) <= MAX_DRAWN:
+        return tuple(range(len(names)))
+    current = st.session_state.get("attr_drawn")
+    picked = names[:MAX_DRAWN] if current is None else [n for n in current if n in names][:MAX_DRAWN]
+    if picked != current:  # first visit, or runs that are gone: set before the widget exists (no default=)
+        st.session_state["attr_drawn"] = picked
+    chosen = st.multiselect(f"Runs to draw (at most {MAX_DRAWN} of the {len(names)}; the table and the agreement "
+                            f"below cover all)", names, max_selections=MAX_DRAWN, key="attr_drawn")
+    if not chosen:
+        st.info(f"Pick up to {MAX_DRAWN} runs to draw their maps.")
+    return tuple(names.index(n) for n in chosen)
+
+
+def _scale_sentence(comparison, per_map: bool) -> str:
+    from xaicnn.plots import ATTRIBUTION_PERCENTILE, scale_statement
+
+    if per_map:
+        return (f"Colours: each map is stretched to its own range (its own {ATTRIBUTION_PERCENTILE:g}th percentile "
+                f"of |attribution|), so shapes compare but magnitudes do not: a nearly flat, weak map looks as "
+                f"strong as a sharp one.")
+    return (f"Colours: {scale_statement(comparison)}, shared by every run and image, so a faint map is a weak one "
+            f"(the few pixels beyond it are drawn at full colour); opacity grows with |attribution|.")
+
+
+def _downloads(keys, grid: bytes, request) -> None:
+    """The figure as drawn, and the JSON and arrays ``xaicnn attribute`` writes (made when clicked)."""
+    row = st.container(horizontal=True)
+    row.download_button("Figure (PNG)", grid, file_name="attributions.png", mime="image/png", on_click="ignore",
+                        icon=":material/download:", key="attr_download_png")
+    row.download_button("attributions.json", lambda: saved_files(keys, **request)["json"],
+                              file_name="attributions.json", mime="application/json", on_click="ignore",
+                              icon=":material/download:", key="attr_download_json",
+                              help="Per image and run: target, prediction, probability, IG delta, deletion and "
+                                   "insertion AUCs; with two or more runs the agreement matrices.")
+    row.download_button("attributions.npz", lambda: saved_files(keys, **request)["npz"],
+                        file_name="attributions.npz", mime="application/octet-stream", on_click="ignore",
+                        icon=":material/download:", key="attr_download_npz",
+                        help="numpy arrays: inputs [N, C, H, W], targets [runs, N] and one [N, H, W] map array "
+                             "per run, named by the run.")
+
+
+# --- agreement ----------------------------------------------------------------------------------------
+
+
+def agreement_frames(result):
+    """An :class:`~xaicnn.analysis.agreement.Agreement` as two frames: the pairs (``run``, ``other``, ``iou``,
+    ``spearman``; R x R rows) and the runs (``run``, ``fact``, ``value``, ``text``)."""
+    import pandas as pd
+
+    pairs = pd.DataFrame([{"run": a, "other": b, "iou": float(result.iou[i, j]),
+                           "spearman": float(result.spearman[i, j])}
+                          for i, a in enumerate(result.names) for j, b in enumerate(result.names)])
+    facts = []
+    for i, name in enumerate(result.names):
+        acc = (result.accuracy_on_images or [None] * len(result.names))[i]
+        auc = (result.deletion_auc or [None] * len(result.names))[i]
+        facts.append({"run": name, "fact": "accuracy", "value": acc, "text": "—" if acc is None else f"{acc:.0%}"})
+        facts.append({"run": name, "fact": "deletion AUC", "value": auc,
+                      "text": "—" if auc is None else f"{auc:.3f}"})
+    return pairs, pd.DataFrame(facts)
+
+
+def agreement_chart(result):
+    """Top-k IoU, then Spearman, as runs x runs heatmaps on one 0-1 colour scale (tooltips: both runs, both
+    values), and each run's accuracy on the images and mean deletion AUC beside the rows."""
+    import altair as alt
+
+    pairs, facts = agreement_frames(result)
+    names, pct = list(result.names), f"{result.top_k * 100:g}%"
+    cell = int(min(max(260 / len(names), 22), 48))
+    x = alt.X("other:N", sort=names, title=None,
+              axis=alt.Axis(labelAngle=-40, labelLimit=140, labelFontSize=11, labelOverlap=False))
+    y = alt.Y("run:N", sort=names, title=None, axis=alt.Axis(labelLimit=160, labelFontSize=11))
+    tooltip = [alt.Tooltip("run:N", title="run"), alt.Tooltip("other:N", title="other run"),
+               alt.Tooltip("iou:Q", title=f"IoU of the top {pct} pixels", format=".3f"),
+               alt.Tooltip("spearman:Q", title="Spearman of |map|", format=".3f")]
+
+    def heatmap(field, title, show_y):
+        base = alt.Chart(pairs, title=title).encode(x=x, y=y if show_y else y.axis(None), tooltip=tooltip)
+        colour = alt.Color(f"{field}:Q", title="agreement", scale=alt.Scale(domain=[0, 1], scheme="blues", clamp=True),
+                           legend=alt.Legend(orient="right", gradientLength=160, labelFontSize=11, titleFontSize=11))
+        layers = [base.mark_rect().encode(color=colour)]
+        if cell >= 30:  # room for the number in the cell
+            layers.append(base.mark_text(fontSize=11).encode(
+                text=alt.Text(f"{field}:Q", format=".2f"),
+                color=alt.condition(f"datum.{field} > 0.6", alt.value("white"), alt.value("#222"))))
+        return alt.layer(*layers).properties(width=cell * len(names), height=cell * len(names))
+
+    side = alt.Chart(facts, title="per run, on these images").mark_text(fontSize=11).encode(
+        x=alt.X("fact:N", sort=["accuracy", "deletion AUC"], title=None,
+                axis=alt.Axis(labelAngle=0, labelFontSize=11, ticks=False, domain=False)),
+        y=y.axis(None), text="text:N",
+        tooltip=[alt.Tooltip("run:N"), alt.Tooltip("fact:N", title="what"), alt.Tooltip("text:N", title="value")],
+    ).properties(width=170, height=cell * len(names))
+    return (alt.hconcat(heatmap("iou", f"IoU of the top {pct} pixels", True),
+                        heatmap("spearman", "Spearman of |map|", False), side, spacing=12)
+            .resolve_scale(color="shared", y="shared")
+            .configure_title(fontSize=12, anchor="start").configure_view(strokeWidth=0))
+
+
+def _agreement_panel(keys, comparison, request) -> None:
+    if len(comparison.runs) < 2:
+        return
+    st.subheader("Do the runs' maps agree?")
+    low, high, default = TOP_K
+    top = st.slider("Top pixels for the IoU (% of each map)", low, high, default, step=5, key="attr_top_k",
+                    format="%d%%")
+    result = agreement(keys, top / 100, **request)
+    k = top / 100
+    st.caption(f"On these {result.images} image(s), averaged over them: **IoU** is the overlap of the {top}% of "
+               f"pixels with the largest |attribution| in two runs' maps (1: the same pixels; two random picks "
+               f"score about {k / (2 - k):.2f}); **Spearman** is the rank correlation of every pixel's |attribution|, "
+               f"which counts pixels both maps leave at exactly 0 (IG's black background) as agreement, so read "
+               f"IoU first. Beside them: each run's accuracy on these images and its mean deletion AUC (lower: a "
+               f"more faithful map). Hover a cell for both runs and both values.")
+    st.altair_chart(agreement_chart(result), key="attr_agreement_chart")
 
 
 def _request_id(keys, request) -> str:

@@ -199,15 +199,6 @@ def attributions(keys: tuple[Key, ...], method: str, select: str, indices: tuple
                                 images=images, select=select, target=target, seed=seed)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def attribution_pngs(keys: tuple[Key, ...], **request) -> tuple[bytes, bytes]:
-    """The grid (one row per image, one column per run) and the deletion/insertion curves, as PNG bytes."""
-    from xaicnn.plots import plot_attribution_grid, plot_deletion_insertion
-
-    comparison = attributions(keys, **request)
-    return png(plot_attribution_grid(comparison)), png(plot_deletion_insertion(comparison))
-
-
 @st.cache_resource(show_spinner=False, max_entries=32)
 def sanity(keys: tuple[Key, ...], run_index: int, **request):
     """The model-randomisation check (Adebayo et al. 2018) of one run on the comparison's images and targets."""

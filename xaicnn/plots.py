@@ -214,19 +214,87 @@ def plot_complexity_scatter(points: list[dict]):
 
 # --- attribution figures ---
 
+# A colour scale ends at this percentile of |attribution| (over every map it covers), not at the maximum,
+# so a few hot pixels do not wash out the rest.
+ATTRIBUTION_PERCENTILE = 99.0
+MIN_PANEL = 1.07  # inches: 128 px at DPI, the smallest a map is drawn
+FIT_WIDTH = 7.75  # inches: 930 px at DPI; the app's main column is 940 px at a 1500-px window, sidebar open
+_GAP = 0.04  # inches between panels (5 px)
+_MIN_FONT = 7.0  # points: 11.7 px at DPI, the smallest text a caption shrinks to before it is cut
 
-def _heat_rgba(amap: np.ndarray, signed: bool) -> np.ndarray:
-    """An attribution map [H, W] -> RGBA whose opacity grows with |value| (zero is transparent, so the input
-    shows through). Scaled by the 99.5th percentile of |value| so one hot pixel does not wash out the rest."""
-    scale = float(np.percentile(np.abs(amap), 99.5)) or float(np.abs(amap).max()) or 1.0
+
+def attribution_limit(maps, percentile: float = ATTRIBUTION_PERCENTILE) -> float:
+    """Where a colour scale of ``maps`` ends: the ``percentile`` of |value| over all of them pooled (arrays or
+    tensors of any shapes); the largest |value| when that percentile is 0 (maps mostly exactly 0); 1 for
+    all-zero maps."""
+    values = np.concatenate([np.abs(np.asarray(m, dtype=np.float64)).ravel() for m in maps] or [np.zeros(0)])
+    if values.size == 0:
+        return 1.0
+    return float(np.percentile(values, percentile)) or float(values.max()) or 1.0
+
+
+def _attribution_cmap(signed: bool):
+    """Diverging red/blue around 0 for signed maps; the bright part of inferno for magnitudes."""
+    from matplotlib.colors import ListedColormap
+
     if signed:
-        v = np.clip(amap / scale, -1, 1)
-        rgba = plt.get_cmap("RdBu_r")((v + 1) / 2)  # red: evidence for the target, blue: against
-    else:
-        v = np.clip(amap / scale, 0, 1)
-        rgba = plt.get_cmap("inferno")(0.35 + 0.65 * v)
-    rgba[..., 3] = 0.9 * np.abs(v) ** 0.8
-    return rgba
+        return plt.get_cmap("RdBu_r")  # red: evidence for the target, blue: against
+    return ListedColormap(plt.get_cmap("inferno")(np.linspace(0.35, 1.0, 256)), name="inferno_bright")
+
+
+def _opacity(amap: np.ndarray, limit: float) -> np.ndarray:
+    """Per-pixel alpha of an overlaid map: 0 at 0 (the input shows through), 0.9 at the scale's end and beyond."""
+    return 0.9 * np.clip(np.abs(amap) / limit, 0, 1) ** 0.8
+
+
+_TEXT_TO_PATH = None
+
+
+def _text_width(text: str, size: float, weight: str = "normal") -> float:
+    """Width of one line of text in points, in the font it is drawn in, without a renderer."""
+    global _TEXT_TO_PATH
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    _TEXT_TO_PATH = _TEXT_TO_PATH or TextToPath()
+    return _TEXT_TO_PATH.get_text_width_height_descent(text, FontProperties(size=size, weight=weight), ismath=False)[0]
+
+
+def _fit_lines(text: str, width: float, size: float, max_lines: int = 2, weight: str = "normal") -> tuple[str, float]:
+    """``text`` broken at spaces, ``_``, ``-``, ``.`` and ``/`` into at most ``max_lines`` lines no wider than
+    ``width`` points: the font shrinks down to ``_MIN_FONT``, then the last line is cut with an ellipsis.
+    Returns (the lines joined by newlines, the font size)."""
+    import re
+
+    tokens = re.findall(r"[^\s_\-./]+[\s_\-./]*|[\s_\-./]+", text) or [""]
+
+    def pack(s):
+        lines = [""]
+        for t in tokens:
+            if lines[-1] and _text_width((lines[-1] + t).rstrip(), s, weight) > width:
+                lines.append("")
+            lines[-1] += t
+        return [line.strip() for line in lines]
+
+    sizes = [size - 0.5 * k for k in range(int((size - _MIN_FONT) / 0.5) + 1)] or [size]
+    for s in sizes:
+        lines = pack(s)
+        if len(lines) <= max_lines and all(_text_width(line, s, weight) <= width for line in lines):
+            return "\n".join(lines), s
+    s = sizes[-1]
+    lines = pack(s)
+    cut = len(lines) > max_lines
+    lines = lines[:max_lines]
+    for i, line in enumerate(lines):
+        tail = "…" if cut and i == len(lines) - 1 else ""
+        while line and _text_width(line + tail, s, weight) > width:
+            line, tail = line[:-1].rstrip(), "…"
+        lines[i] = line + tail
+    return "\n".join(lines), s
+
+
+def _line_height(size: float) -> float:
+    return 1.25 * size / 72  # inches per line of text
 
 
 def _show_image(ax, image) -> None:
@@ -239,58 +307,205 @@ def _show_image(ax, image) -> None:
     ax.set_yticks([])
 
 
-def plot_attribution_grid(comparison):
+def _run_indices(comparison, runs) -> list[int]:
+    if runs is None:
+        return list(range(len(comparison.runs)))
+    names = [r.name for r in comparison.runs]
+    return [names.index(r) if isinstance(r, str) else int(r) for r in runs]
+
+
+def scale_statement(comparison, per_map: bool = False, percentile: float = ATTRIBUTION_PERCENTILE) -> str:
+    """One sentence saying which colour scale :func:`plot_attribution_grid` draws ``comparison``'s maps on."""
+    pct = f"{percentile:g}th percentile of |attribution|"
+    if per_map:
+        return (f"each map on its own scale (stretched to its own {pct}): shapes compare, magnitudes do not, and a "
+                f"nearly flat map looks as strong as a sharp one")
+    runs, n = len(comparison.runs), len(comparison.index)
+    limit = attribution_limit([r.maps for r in comparison.runs], percentile)
+    what = f"{runs * n} maps" + (f" ({runs} runs x {n} images)" if runs > 1 and n > 1 else "")
+    if comparison.signed:
+        return f"one symmetric scale for all {what}: ±{limit:.2g}, the {pct} over all of them"
+    return f"one scale for all {what}: 0 to {limit:.2g}, the {pct} over all of them"
+
+
+def plot_attribution_grid(comparison, *, runs=None, per_map: bool = False, percentile: float = ATTRIBUTION_PERCENTILE,
+                          details: bool = True, panel: float | None = None, colorbar: str | None = None):
     """One row per image: the input, then each run's map overlaid on it (an ``AttributionComparison``).
 
-    Panel titles: predicted class and its probability (green when it matches the label, red when not);
-    small text: IG's completeness delta, and the deletion/insertion AUCs with the random-order reference.
+    Colours: by default one scale for every map of every run and image (signed methods: symmetric around 0,
+    red for the target and blue against; magnitudes: 0 up), ending at the ``percentile`` of |attribution|
+    over all the comparison's maps (:func:`attribution_limit`), stated beside the colour bar; opacity grows
+    with |value|, so a nearly flat map looks flat. ``per_map=True`` stretches each map to its own percentile
+    instead (shapes compare, magnitudes do not).
+
+    ``runs``: indices or names of the runs to draw (default all; the shared scale still covers every run, so
+    picking runs does not change it). ``details``: IG's completeness delta and the deletion/insertion AUCs
+    with their random-order references under each map (the app shows them in a table instead). ``panel``:
+    the side of each image in inches (default: as large as fits ``FIT_WIDTH``, at least ``MIN_PANEL`` = 128
+    px, at most 2). ``colorbar``: ``"right"`` or ``"top"`` (default: right unless that is wider than
+    ``FIT_WIDTH``). Captions are fitted to their panels (two short lines, shrunk, then cut), so they never overlap.
+
+    Returns ``(fig, axes)``: ``axes`` [N images, 1 + drawn runs], column 0 the inputs; each map's image carries
+    its ``norm`` (the same object for every map unless ``per_map``).
     """
-    n, runs = len(comparison.index), comparison.runs
-    fig, axes = plt.subplots(n, 1 + len(runs), figsize=(2.5 * (1 + len(runs)), 2.75 * n), squeeze=False)
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    drawn = [comparison.runs[j] for j in _run_indices(comparison, runs)]
+    n, cols, signed = len(comparison.index), 1 + len(drawn), comparison.signed
+    cmap = _attribution_cmap(signed)
+    limit = attribution_limit([r.maps for r in comparison.runs], percentile)
+    shared = Normalize(-limit if signed else 0.0, limit)
+    bar_room = 1.15  # inches a vertical colour bar with its ticks and label takes
+    if panel is None:
+        panel = (FIT_WIDTH - 0.05 - _GAP * (cols - 1) - (bar_room if colorbar != "top" else 0)) / cols
+        if colorbar is None and panel < MIN_PANEL:
+            colorbar, panel = "top", (FIT_WIDTH - 0.05 - _GAP * (cols - 1)) / cols
+        panel = min(max(panel, MIN_PANEL), 2.0)
+    colorbar = colorbar or "right"
+
+    # every caption is fitted first: the rows are as tall as their longest caption needs
+    width_pt = panel * 72 - 2
+    header = [_fit_lines(t, width_pt, 8.5, 2, "bold") for t in ["input"] + [r.name for r in drawn]]
+    titles, notes = [], []
     for i in range(n):
-        ax = axes[i, 0]
-        _show_image(ax, comparison.inputs[i])
+        label = None if comparison.labels is None else int(comparison.labels[i])
         where = comparison.index[i]
         where = Path(where).name if isinstance(where, str) else f"#{where}"
+        row = [_fit_lines(where + ("" if label is None else f" label {comparison.runs[0].classes[label]}"),
+                          width_pt, 8, 2)]
+        note_row = [None]
+        for r in drawn:
+            pred, target = int(r.predictions[i]), int(r.targets[i])
+            text = f"pred {r.classes[pred]} ({float(r.probabilities[i]):.2f})"
+            row.append(_fit_lines(text + ("" if target == pred else f", map for {r.classes[target]}"), width_pt, 8, 2))
+            if details:
+                rec = r.image_record(i)
+                lines = ([] if rec["delta"] is None else [f"δ {rec['delta']:.1e}"]) + [
+                    f"del {rec['deletion_auc']:.2f} (rnd {rec['deletion_auc_random']:.2f})",
+                    f"ins {rec['insertion_auc']:.2f} (rnd {rec['insertion_auc_random']:.2f})"]
+                fitted = [_fit_lines(line, width_pt, 7.5, 1) for line in lines]
+                note_row.append(("\n".join(t for t, _ in fitted), min(s for _, s in fitted)))
+            else:
+                note_row.append(None)
+        titles.append(row)
+        notes.append(note_row)
+
+    def block(fitted):  # inches a list of fitted texts needs
+        return max((_line_height(s) * (t.count("\n") + 1) for t, s in fitted if t), default=0.0)
+
+    head_h = block(header) + 0.04
+    title_h = max(block(row) for row in titles) + 0.05 if titles else 0.0
+    note_h = max((block([x for x in row if x]) for row in notes), default=0.0)
+    note_h = note_h + 0.05 if note_h else 0.0
+    row_h = title_h + panel + note_h + 0.08
+    grid_w = cols * panel + (cols - 1) * _GAP
+    what = "red: evidence for the target, blue: against it" if signed else "brighter: larger"
+    top_text = f"{comparison.method}: {what}; opacity grows with |attribution|"
+    if details:
+        top_text += ". Faithful maps: del(etion) AUC below, ins(ertion) AUC above rnd (a random pixel order)"
+    top_text, top_size = _fit_lines(top_text, (grid_w + (bar_room if colorbar == "right" else 0)) * 72, 8.5, 2)
+    top_h = _line_height(top_size) * (top_text.count("\n") + 1) + 0.06
+    bar_text = scale_statement(comparison, per_map, percentile) if not per_map else \
+        f"each map on its own scale: {'±' if signed else ''}own = that map's own {percentile:g}th percentile of " \
+        f"|attribution|"
+    top_bar_h = 0.0
+    if colorbar == "top":
+        bar_len = min(grid_w - panel - _GAP, 4.5)
+        bar_text, bar_size = _fit_lines(bar_text, bar_len * 72, 8, 2)
+        top_bar_h = _line_height(bar_size) * (bar_text.count("\n") + 1) + 0.12 + 0.3
+    fig_w = 0.05 + grid_w + (bar_room if colorbar == "right" else 0)
+    fig_h = top_h + top_bar_h + head_h + n * row_h
+    fig = plt.figure(figsize=(fig_w, fig_h))
+
+    def frac(x, y, w, h):  # inches from the top-left corner -> figure fractions
+        return [x / fig_w, 1 - (y + h) / fig_h, w / fig_w, h / fig_h]
+
+    fig.text(0.05 / fig_w, 1 - 0.03 / fig_h, top_text, fontsize=top_size, ha="left", va="top")
+    y0 = top_h + top_bar_h
+    axes = np.empty((n, cols), dtype=object)
+    for c, (text, size) in enumerate(header):
+        x = 0.05 + c * (panel + _GAP)
+        fig.text((x + panel / 2) / fig_w, 1 - (y0 + head_h - 0.03) / fig_h, text, fontsize=size, fontweight="bold",
+                 ha="center", va="bottom", linespacing=1.1)
+    for i in range(n):
+        y = y0 + head_h + i * row_h
         label = None if comparison.labels is None else int(comparison.labels[i])
-        ax.set_title(f"{where}" + ("" if label is None else f"  label {runs[0].classes[label]}"), fontsize=9)
-        for j, r in enumerate(runs):
-            ax = axes[i, 1 + j]
-            _show_image(ax, r.inputs[i])
-            ax.imshow(_heat_rgba(r.maps[i].numpy(), comparison.signed))
-            pred, prob = int(r.predictions[i]), float(r.probabilities[i])
-            colour = "black" if label is None else ("tab:green" if pred == label else "tab:red")
-            target = "" if int(r.targets[i]) == pred else f", map for {r.classes[int(r.targets[i])]}"
-            ax.text(0.5, 1.02, f"pred {r.classes[pred]} ({prob:.2f}){target}", transform=ax.transAxes, ha="center",
-                    va="bottom", fontsize=9, color=colour)
-            if i == 0:
-                ax.set_title(r.name, fontsize=10, fontweight="bold", pad=16)
-            rec = r.image_record(i)
-            delta = "" if rec["delta"] is None else f"δ {rec['delta']:.1e}  "
-            ax.set_xlabel(f"{delta}del {rec['deletion_auc']:.2f} (rnd {rec['deletion_auc_random']:.2f})\n"
-                          f"ins {rec['insertion_auc']:.2f} (rnd {rec['insertion_auc_random']:.2f})", fontsize=7)
-    fig.suptitle(f"{comparison.method}: {'red for, blue against the target' if comparison.signed else 'brighter = larger'}\n"
-                 f"faithful: del(etion) AUC below, ins(ertion) AUC above rnd (random order)", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
+        for c in range(cols):
+            x = 0.05 + c * (panel + _GAP)
+            ax = axes[i, c] = fig.add_axes(frac(x, y + title_h, panel, panel))
+            text, size = titles[i][c]
+            colour = "black"
+            if c == 0:
+                _show_image(ax, comparison.inputs[i])
+            else:
+                r = drawn[c - 1]
+                _show_image(ax, r.inputs[i])
+                amap = r.maps[i].numpy()
+                norm = shared
+                if per_map:
+                    own = attribution_limit([amap], percentile)
+                    norm = Normalize(-own if signed else 0.0, own)
+                ax.imshow(amap, cmap=cmap, norm=norm, alpha=_opacity(amap, norm.vmax))
+                if label is not None:
+                    colour = "tab:green" if int(r.predictions[i]) == label else "tab:red"
+                if notes[i][c]:
+                    ax.set_xlabel(notes[i][c][0], fontsize=notes[i][c][1], labelpad=2, linespacing=1.15)
+            ax.set_title(text, fontsize=size, color=colour, pad=3, linespacing=1.1)
+
+    mappable = ScalarMappable(Normalize(-1 if signed else 0, 1) if per_map else shared, cmap)
+    ticks = ([-1, 0, 1] if signed else [0, 1]) if per_map else ([-limit, 0, limit] if signed else [0, limit])
+    grid_top, grid_h = y0 + head_h + title_h, n * row_h - title_h - note_h - 0.08
+    if colorbar == "right":
+        bar_h = min(max(grid_h, 1.0), 3.5)
+        cax = fig.add_axes(frac(0.05 + grid_w + 0.15, grid_top + (grid_h - bar_h) / 2, 0.14, bar_h))
+        bar_text, bar_size = _fit_lines(bar_text, max(bar_h, 1.0) * 72 + 40, 8, 3)
+        bar = fig.colorbar(mappable, cax=cax, orientation="vertical", ticks=ticks)
+        bar.set_label(bar_text, fontsize=bar_size, linespacing=1.15)
+    else:
+        x = 0.05 + panel + _GAP + (grid_w - panel - _GAP - bar_len) / 2
+        cax = fig.add_axes(frac(x, top_h + top_bar_h - 0.32, bar_len, 0.12))
+        bar = fig.colorbar(mappable, cax=cax, orientation="horizontal", ticks=ticks)
+        bar.set_label(bar_text, fontsize=bar_size, linespacing=1.15, labelpad=3)
+        cax.xaxis.set_label_position("top")
+    labels = ["−own", "0", "+own"] if per_map and signed else ["0", "own"] if per_map else \
+        [f"{t:+.2g}".replace("-", "−") if t else "0" for t in ticks]
+    bar.set_ticklabels(labels, fontsize=8)
     return fig, axes
 
 
-def plot_deletion_insertion(comparison):
-    """Mean deletion and insertion curves per run (solid) against a random pixel order (dashed)."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    for k, r in enumerate(comparison.runs):
-        f, colour = r.faithfulness, f"C{k}"
+def plot_deletion_insertion(comparison, *, runs=None):
+    """Mean deletion and insertion curves per run (solid) against a random pixel order (dashed, same colour).
+
+    ``runs``: indices or names of the runs to draw (default all); a run keeps its colour C{k} (k: its place in
+    the comparison) whichever runs are drawn. One legend below both panels, one entry per run with its mean
+    AUCs, so it never covers a curve.
+    """
+    from matplotlib.lines import Line2D
+
+    drawn = _run_indices(comparison, runs)
+    fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.1 + 0.2 * -(-len(drawn) // 2)), layout="constrained")
+    handles = []
+    for k in drawn:
+        r = comparison.runs[k]
+        f, colour = r.faithfulness, f"C{k % 10}"
         x = f.fractions.numpy()
         for ax, curve in zip(axes, ("deletion", "insertion")):
-            ax.plot(x, getattr(f, curve).mean(0).numpy(), color=colour,
-                    label=f"{r.name} (AUC {float(f.auc(curve).mean()):.2f})")
-            ax.plot(x, getattr(f, f"{curve}_random").mean(0).numpy(), color=colour, ls="--", alpha=0.6,
-                    label=f"random order (AUC {float(f.auc(curve + '_random').mean()):.2f})")
+            ax.plot(x, getattr(f, curve).mean(0).numpy(), color=colour)
+            ax.plot(x, getattr(f, f"{curve}_random").mean(0).numpy(), color=colour, ls="--", alpha=0.6)
+        auc = {c: float(f.auc(c).mean()) for c in ("deletion", "deletion_random", "insertion", "insertion_random")}
+        handles.append(Line2D([], [], color=colour, label=f"{r.name}: del {auc['deletion']:.2f} (rnd "
+                                                          f"{auc['deletion_random']:.2f}), ins {auc['insertion']:.2f} "
+                                                          f"(rnd {auc['insertion_random']:.2f})"))
+    handles.append(Line2D([], [], color="0.4", ls="--", label="dashed: the same run, random pixel order (rnd)"))
     for ax, curve in zip(axes, ("deletion", "insertion")):
         ax.set(xlabel=f"fraction of pixels {'removed' if curve == 'deletion' else 'inserted'}",
-               ylabel="probability of the target", title=f"{curve} ({comparison.method})", ylim=(0, 1.02), xlim=(0, 1))
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+               ylabel="probability of the target", ylim=(0, 1.02), xlim=(0, 1),
+               title=f"{curve} ({comparison.method}): {'lower' if curve == 'deletion' else 'higher'} is more faithful")
+        ax.title.set_fontsize(9)
+        ax.grid(alpha=0.3)
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=8, frameon=False,
+               title="mean AUC over the images", title_fontsize=8)
     return fig, axes
 
 
