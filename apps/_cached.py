@@ -147,11 +147,24 @@ def evaluation(k: Key):
     return evaluate(run(k))
 
 
-@st.cache_data(show_spinner=False, max_entries=128)
-def confusion_png(k: Key, normalized: bool) -> bytes:
-    from xaicnn.plots import plot_confusion
+@st.cache_data(show_spinner=False, max_entries=64)
+def image_grid_png(k: Key, indices: tuple[int, ...]) -> bytes:
+    """Validation images ``indices`` of run ``k`` in one row-wrapped grid (at most 12 per row), as PNG bytes."""
+    from PIL import Image
 
-    return png(plot_confusion(evaluation(k), normalized=normalized))
+    images = run(k).val_data().images[list(indices)]  # uint8 [M, C, H, W]
+    m, c, h, w = images.shape
+    per_row = min(12, m)
+    rows = -(-m // per_row)
+    canvas = Image.new("L" if c == 1 else "RGB", (per_row * (w + 2), rows * (h + 2)), 255)
+    for i, image in enumerate(images):
+        array = image[0].numpy() if c == 1 else image.permute(1, 2, 0).numpy()
+        canvas.paste(Image.fromarray(array), ((i % per_row) * (w + 2), (i // per_row) * (h + 2)))
+    scale = max(1, 64 // max(h, w))  # small digits drawn at least 64 px, pixels kept sharp
+    canvas = canvas.resize((canvas.width * scale, canvas.height * scale), Image.NEAREST)
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -1,9 +1,9 @@
-"""The comparison app's run pages: Overview, Curves, Gradient flow, Complexity, Confusion.
+"""The comparison app's run pages: Overview, Curves, Gradient flow, Complexity (Confusion, Attributions and
+Studies have modules of their own).
 
 Each page is a function of the selected :class:`~xaicnn.analysis.runs.RunEntry` list: widgets, a
 cached library call (``_cached``), render. Curves, Gradient flow and Complexity draw interactive
-Vega-Lite charts built by :mod:`xaicnn.charts` (one shared scale across the runs), Confusion matplotlib
-figures. A run whose analysis fails with a ``UserError`` gets its one sentence in place of its figures;
+Vega-Lite charts built by :mod:`xaicnn.charts` (one shared scale across the runs). A run whose analysis fails with a ``UserError`` gets its one sentence in place of its figures;
 the other runs still render.
 """
 from __future__ import annotations
@@ -193,23 +193,3 @@ def complexity(entries):
                              hide_index=True)
 
 
-def confusion(entries):
-    normalized = st.toggle("Row-normalised (share of the true class)", value=True, key="cm_normalized")
-    st.caption("Each run evaluated on its own validation subset (the images it was scored on in training).")
-    for column, entry in side_by_side(entries):
-        with column, one_sentence():
-            st.markdown(f"**{entry.name}** ({entry.arch}, {entry.dataset})")
-            k = cached.key(entry)
-            with st.spinner(f"Evaluating {entry.name}..."):
-                ev = cached.evaluation(k)
-            st.markdown(f"accuracy **{ev.accuracy:.2%}** · macro F1 **{ev.macro['f1']:.4f}** · {ev.size:,} images")
-            st.image(cached.confusion_png(k, normalized))
-            st.image(cached.per_class_png(k))
-            st.markdown("Most confused pairs (true → predicted)")
-            if ev.most_confused:
-                st.dataframe([{"true": p.true, "predicted": p.predicted, "count": p.count, "share of true": p.share}
-                              for p in ev.most_confused],
-                             column_config={"share of true": st.column_config.NumberColumn(format="percent")},
-                             hide_index=True)
-            else:
-                st.write("None: every image was classified correctly.")

@@ -16,6 +16,7 @@ import streamlit as st  # noqa: E402
 
 import _attributions  # noqa: E402
 import _cached as cached  # noqa: E402
+import _confusion  # noqa: E402
 import _pages as pages  # noqa: E402
 import _studies  # noqa: E402
 from xaicnn.errors import UserError  # noqa: E402
@@ -59,7 +60,7 @@ if not good:
     st.stop()
 
 PAGES = {"Overview": pages.overview, "Curves": pages.curves, "Gradient flow": pages.gradient_flow,
-         "Complexity": pages.complexity, "Confusion": pages.confusion, "Attributions": _attributions.page,
+         "Complexity": pages.complexity, "Confusion": _confusion.page, "Attributions": _attributions.page,
          "Studies": _studies.page}
 for tab, (name, page) in zip(st.tabs(list(PAGES), key="page", on_change="rerun"), PAGES.items()):
     if not tab.open:

@@ -385,3 +385,57 @@ def complexity_chart(frame: pd.DataFrame, width: int = 360, height: int = 260) -
             panels.append(alt.layer(front, points).properties(title=title, width=width, height=height))
         rows.append(alt.hconcat(*panels))
     return _style(alt.vconcat(*rows))
+
+
+# --- confusion matrix ---------------------------------------------------------------------------------
+
+CELL = "cell"  # name of the confusion chart's click selection: the app reads {"true", "predicted"} from it
+
+
+def confusion_frame(evaluation, normalized: bool = True) -> pd.DataFrame:
+    """One row per cell of ``evaluation``'s confusion matrix: true / predicted class (names and indices),
+    count and share of the true class."""
+    classes = evaluation.classes
+    k = len(classes)
+    counts, shares = evaluation.confusion, evaluation.confusion_normalized
+    return pd.DataFrame({"true": [classes[i] for i in range(k) for _ in range(k)],
+                         "predicted": [classes[j] for _ in range(k) for j in range(k)],
+                         "true_index": np.repeat(np.arange(k), k), "predicted_index": np.tile(np.arange(k), k),
+                         "count": counts.reshape(-1).astype(int), "share": shares.reshape(-1).astype(float)})
+
+
+def confusion_chart(frame: pd.DataFrame, normalized: bool = True, size: int = 300) -> alt.LayerChart:
+    """The confusion matrix as a heatmap (rows: true class, columns: predicted) whose cells can be clicked
+    (selection ``CELL`` over ``true_index`` / ``predicted_index``; the picked cell is outlined); tooltips give
+    count and share; the values are printed in the cells up to 12 classes (beyond, the tooltip has them)."""
+    order = list(dict.fromkeys(frame["true"]))
+    value = "share" if normalized else "count"
+    pick = alt.selection_point(name=CELL, fields=["true_index", "predicted_index"], on="click", clear="dblclick")
+    base = alt.Chart(frame).encode(
+        x=alt.X("predicted:N", sort=order, title="predicted class"),
+        y=alt.Y("true:N", sort=order, title="true class"),
+        tooltip=["true", "predicted", alt.Tooltip("count:Q"), alt.Tooltip("share:Q", format=".1%")])
+    cells = base.mark_rect().encode(
+        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="blues"),
+                        title="share of the true class" if normalized else "images",
+                        legend=alt.Legend(orient="right", direction="vertical")),
+        stroke=alt.condition(pick, alt.value("#d62728"), alt.value(None), empty=False),
+        strokeWidth=alt.condition(pick, alt.value(3), alt.value(0), empty=False),
+    ).add_params(pick)
+    text = base.mark_text(fontSize=FONT - 1).encode(
+        text=alt.Text(f"{value}:Q", format=".0%" if normalized else "d"),
+        color=alt.condition(alt.datum[value] > (0.5 if normalized else frame["count"].max() / 2),
+                            alt.value("white"), alt.value("black")))
+    shown = text.transform_filter(alt.datum["count"] > 0) if len(order) <= 12 else text.transform_filter("false")
+    chart = alt.layer(cells, shown).properties(width=size, height=size)
+    return (chart.configure_axis(labelFontSize=FONT, titleFontSize=FONT + 1, labelLimit=LABEL_LIMIT)
+            .configure_legend(labelFontSize=FONT, titleFontSize=FONT)
+            .configure_view(strokeWidth=0.5))
+
+
+def picked_cell(event) -> tuple[int, int] | None:
+    """(true index, predicted index) of a click on :func:`confusion_chart` from Streamlit's selection state."""
+    points = (getattr(event, "selection", None) or {}).get(CELL) or []
+    if not points:
+        return None
+    return int(points[0]["true_index"]), int(points[0]["predicted_index"])

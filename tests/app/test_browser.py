@@ -114,5 +114,16 @@ def test_every_page_renders_in_chromium(app_url, tmp_path):
             open_tab(page, "Curves")  # one interactive Vega-Lite chart (every panel of every dataset in one spec)
             page.locator("[data-testid='stMain'] [data-testid='stVegaLiteChart']").first.wait_for(timeout=30_000)
             assert page.locator("[data-testid='stMain'] [data-testid='stVegaLiteChart']").count() == 1
+            open_tab(page, "Confusion")  # a click on a confusion cell opens the images behind it
+            matrix = page.locator("[data-testid='stMain'] [data-testid='stVegaLiteChart']").first
+            matrix.locator("g.mark-rect path").first.wait_for(timeout=30_000)
+            # a cell that holds images (Vega labels each mark with its tooltip fields); its corner, not the number
+            cell = matrix.locator("g.mark-rect path[aria-label*='count: ']:not([aria-label*='count: 0;'])").first
+            cell.click(position={"x": 2, "y": 2})
+            try:
+                page.get_by_role("button", name="Explain these").wait_for(timeout=30_000)
+            finally:
+                page.screenshot(path=str(tmp_path / "confusion-drilldown.png"), full_page=True)
+            assert page.get_by_text("predicted as").count() >= 1
         finally:
             browser.close()
