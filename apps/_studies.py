@@ -22,7 +22,27 @@ def open_runs(runs_dir: str) -> None:
     from xaicnn.analysis.runs import scan_runs
 
     names = [e.name for e in scan_runs(runs_dir) if e.ok]
-    st.session_state.update(folder=runs_dir, opened_folder=runs_dir, selected=names, page="Overview")
+    back = {"folder": st.session_state.get("folder"), "selected": list(st.session_state.get("selected", [])),
+            "study": st.session_state.get("study")}
+    st.session_state.update(folder=runs_dir, opened_folder=runs_dir, selected=names, page="Overview",
+                            study_return=back)
+
+
+def go_back() -> None:
+    """Button callback: the folder and runs from before "Compare this study's runs", on the Studies page."""
+    back = st.session_state.pop("study_return", None) or {}
+    st.session_state.update(folder=back.get("folder"), opened_folder=back.get("folder"),
+                            selected=back.get("selected", []), page="Studies")
+    if back.get("study"):
+        st.session_state["study"] = back["study"]
+
+
+def back_button() -> None:
+    """After a study's runs were opened: one button back to the study (shown above every page)."""
+    back = st.session_state.get("study_return")
+    if back:
+        st.button(f"Back to the study {Path(back['study']).name if back.get('study') else ''} and the folder "
+                  f"{back.get('folder')}", on_click=go_back, key="study_back", icon=":material/arrow_back:")
 
 
 def _study_folders(root: str) -> list[str]:
@@ -57,20 +77,21 @@ def page(entries=(), compact: bool = False) -> None:
         runs_dir = str(result.runs_dir)
         if any(Path(runs_dir).glob("*.pt")):
             st.button(f"Compare this study's runs ({runs_dir})", on_click=open_runs, args=(runs_dir,),
-                      key="open_study_runs", icon=":material/arrow_back:")
+                      key="open_study_runs", icon=":material/arrow_forward:")
         else:
             st.caption(f"Its runs are not here ({runs_dir} holds no checkpoints; shipped reports come without them).")
         if result.claims:
             _claims(result.claims)
         if result.table:
             st.markdown("**Results per condition** (mean and standard deviation over seeds)")
-            st.dataframe([{k: v for k, v in row.items() if not k.endswith(HIDDEN_SUFFIXES)} for row in result.table],
-                         hide_index=True)
+            st.dataframe(_condition_rows(result.table), hide_index=True)
         if result.reductions:
             st.caption("Reductions from the original settings: " + "; ".join(result.reductions) + ".")
-        for figure in result.figures:
-            if Path(figure).is_file():
-                st.image(str(figure), caption=Path(figure).stem)
+        figures = [f for f in result.figures if Path(f).is_file()]
+        if figures:
+            with st.expander(f"Figures ({len(figures)})", expanded=len(figures) <= 4):
+                for figure in figures:  # at their natural size, never stretched to the page (a 52-class
+                    st.image(str(figure), caption=Path(figure).stem, width="content")  # matrix is large enough)
         if Path(result.report_md).is_file():
             with st.expander("The whole report (report.md)"):
                 st.markdown(Path(result.report_md).read_text())
@@ -101,3 +122,23 @@ def _claims(claims: list[dict]) -> None:
         st.markdown("**Exact checks** - " + ", ".join(f"{n} {v}" for v, n in tally["exact"].items() if n))
         st.dataframe([{"check": c["claim"], "source": c.get("source"), "source's figures": c.get("original"),
                        "ours": c.get("ours"), "verdict": c["verdict"]} for c in exact], hide_index=True)
+
+
+def _condition_rows(table: list[dict]) -> list[dict]:
+    """The per-condition table with the report's column names, mean +- std as one text, "—" where empty."""
+    from xaicnn.studies.markdown import fmt
+    from xaicnn.studies.results import METRICS, TABLE_METRICS
+
+    rows = []
+    for row in table:
+        out = {"condition": row.get("title", row.get("condition")), "arch": row.get("arch"), "n": row.get("n")}
+        if "at_chance" in row:
+            out["state"] = "at chance" if row["at_chance"] else "still improving" if row.get("improving") else "plateau"
+        for key in TABLE_METRICS:
+            if METRICS[key].exact:
+                out[METRICS[key].label] = fmt(key, row.get(key))
+            else:
+                mean, std = row.get(f"{key}_mean"), row.get(f"{key}_std")
+                out[METRICS[key].label] = fmt(key, mean) + ("" if std is None or std != std else f" ± {fmt(key, std)}")
+        rows.append(out)
+    return rows

@@ -54,6 +54,7 @@ for e in entries:
 selected = [by_name[n] for n in st.session_state["selected"]]
 
 # --- main area ------------------------------------------------------------------------------------------
+_studies.back_button()
 if not good:
     st.markdown(pages.EMPTY_STATE.format(folder=folder))
     _studies.page([], compact=True)

@@ -235,9 +235,14 @@ def test_a_study_is_listed_with_its_verdicts_and_opens_its_runs(runs_folder, mon
     assert claims["verdict"].tolist() == ["direction reproduced"] and claims["p (Holm)"].tolist() == [0.02]
     assert claims["our effect [95% CI]"].tolist() == ["+0.100 [+0.050, +0.150]"]
     assert checks["verdict"].tolist() == ["exact match"]  # exact checks in their own table
-    assert "final_acc_ci_low" not in table.columns and table["final_acc_mean"].tolist() == [0.9]
+    assert "final_acc_ci_low" not in table.columns and table["final val accuracy"].tolist() == ["0.900"]
+    assert table["parameters"].tolist() == ["—"]  # no None on the page
     at.button(key="open_study_runs").click().run()
     assert not at.exception
+    assert at.button(key="study_back")  # a way back to the study
     assert (tmp_path / at.text_input(key="folder").value).resolve() == (study / "runs").resolve()
     assert sorted(at.multiselect[0].value) == ["transformer_block", "vgg_block"]
     assert sorted(at.main.dataframe[0].value["arch"]) == ["transformer_block", "vgg_block"]  # the Overview
+    at.button(key="study_back").click().run()  # and back: the folder from before, on the Studies page
+    assert not at.exception and at.session_state["page"] == "Studies"
+    assert at.text_input(key="folder").value == str(empty) and "study_return" not in at.session_state
