@@ -132,6 +132,13 @@ def test_a_dozen_runs_render_on_the_chart_pages(runs_folder, monkeypatch, tmp_pa
     at = show(at, "Curves")
     (curves,) = vega(at)
     assert curves["config"]["legend"]["orient"] == "bottom"  # legends below the plots, never on them
+    for page in ("Overview", "Confusion", "Attributions", "Studies"):  # and every other page
+        at = show(at, page)
+        assert not at.exception and not at.main.error, page
+    at = show(at, "Confusion")
+    assert len(vega(at)) == 12  # one clickable matrix per run
+    at = show(at, "Attributions")
+    assert 0 < len(at.multiselect(key="attr_drawn").value) <= 6  # at most 6 runs drawn; the table has all 12
 
 
 def test_a_broken_checkpoint_is_listed_as_broken_and_the_others_work(runs_folder, monkeypatch, tmp_path):
