@@ -34,6 +34,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/attribution_throughput.py
+	$(BIN)/python bench/ig_vs_captum.py
 	$(BIN)/python -m xaicnn.demo --out checkpoints/demo --no-app
 	$(BIN)/python bench/app_interaction.py --folder checkpoints/demo
 

@@ -18,7 +18,8 @@ Methods (``xaicnn.analysis.attribution.available()``):
 
 Batching: one forward+backward pass holds at most ``pass_size`` image-steps (captum's
 ``internal_batch_size``), chosen from the model's activation memory per image (measured once with
-forward hooks): a fixed budget on the CPU, a share of the free memory on a GPU. IG on N images with S
+forward hooks): a share of the available memory on the CPU (the fastest of two sizes, measured once, for large
+jobs), a share of the free memory on a GPU. IG on N images with S
 steps then costs N*S image passes in passes of that size, plus two forward passes for the delta.
 Stochastic methods (``smoothgrad``, ``gradient_shap``) are reproducible for a given ``seed`` and pass size.
 """
@@ -37,9 +38,12 @@ from .._registry import Registry
 from ..errors import UserError
 
 BASELINES = ("black", "blurred", "noise")
-CPU_BUDGET_BYTES = 768 * 2**20  # activation memory one CPU pass may use (fwd + bwd); larger passes gain nothing on a CPU
+CPU_BUDGET_BYTES = 768 * 2**20  # activation memory a CPU pass may always use (fwd + bwd)
+CPU_MEMORY_FRACTION = 0.25  # ... and up to this share of the machine's available memory, when that is more
+CPU_MEMORY_CAP = 4 * 2**30  # ... but never more than this per pass
 GPU_BUDGET_FRACTION = 0.4  # share of the GPU's free memory one pass may use
-MAX_PASS = 2048  # image-steps per pass at most, so tiny models do not build huge input batches
+MAX_PASS = 4096  # image-steps per pass at most, so tiny models do not build huge input batches
+MEASURE_FROM = 8  # jobs of at least this many largest passes measure which pass size runs fastest (once per model)
 BACKWARD_FACTOR = 3  # a backward pass holds the saved activations plus their gradients (~3x the forward outputs)
 
 
@@ -171,16 +175,66 @@ def activation_bytes(model: nn.Module, image_shape: Sequence[int], device=None) 
     return cache[key]
 
 
-def auto_pass_size(model: nn.Module, inputs: torch.Tensor) -> int:
-    """Image-steps per forward/backward pass that keep one pass's activation memory within budget:
-    a fixed CPU budget, or a share of the free memory on a GPU."""
+def cpu_memory_budget() -> int:
+    """Bytes one CPU pass may hold: a quarter of the available memory, at least ``CPU_BUDGET_BYTES`` and at most
+    ``CPU_MEMORY_CAP`` (Linux's sysconf; the floor where the machine does not say)."""
+    import os
+
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return CPU_BUDGET_BYTES
+    return int(min(CPU_MEMORY_CAP, max(CPU_BUDGET_BYTES, available * CPU_MEMORY_FRACTION)))
+
+
+_FASTEST_PASS: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+
+
+def _image_steps_per_second(model: nn.Module, image_shape, size: int, device) -> float:
+    """Forward + backward to the input of ``size`` zero images, timed after one warm-up pass."""
+    import time
+
+    x = torch.zeros(size, *image_shape, device=device, requires_grad=True)
+
+    def step():
+        out = model(x)
+        torch.autograd.grad(out[:, 0].sum(), x)
+
+    step()
+    start = time.perf_counter()
+    step()
+    return size / max(time.perf_counter() - start, 1e-9)
+
+
+def fastest_pass_size(model: nn.Module, image_shape, largest: int, device=None) -> int:
+    """The faster of ``largest`` and ``largest // 4`` image-steps per pass, measured once per model and image
+    shape: on a CPU the largest pass that fits in memory is not always the fastest (caches), and the only way
+    to know is to time it. Callers use it for jobs big enough to repay the two timed passes."""
+    cache = _FASTEST_PASS.setdefault(model, {})
+    key = (tuple(image_shape), largest)
+    if key not in cache:
+        candidates = [largest] + ([largest // 4] if largest >= 64 else [])
+        with frozen(model):
+            rates = {size: _image_steps_per_second(model, image_shape, size, device) for size in candidates}
+        cache[key] = max(rates, key=rates.get)
+    return cache[key]
+
+
+def auto_pass_size(model: nn.Module, inputs: torch.Tensor, work: int | None = None) -> int:
+    """Image-steps per forward/backward pass: as many as the memory budget allows (a share of the available
+    memory on the CPU - see :func:`cpu_memory_budget` - or of the free memory on a GPU) and no more than the
+    ``work`` (image-steps of the whole job) needs; on the CPU a job of at least ``MEASURE_FROM`` such passes
+    runs at the size measured fastest (:func:`fastest_pass_size`)."""
     per_image = activation_bytes(model, inputs.shape[1:], inputs.device) * BACKWARD_FACTOR
     if inputs.device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(inputs.device)
         budget = free * GPU_BUDGET_FRACTION
     else:
-        budget = CPU_BUDGET_BYTES
-    return int(max(1, min(MAX_PASS, budget // per_image)))
+        budget = cpu_memory_budget()
+    largest = int(max(1, min(MAX_PASS, budget // per_image)))
+    if work is not None and inputs.device.type != "cuda" and work >= MEASURE_FROM * largest:
+        return fastest_pass_size(model, inputs.shape[1:], largest, inputs.device)
+    return largest if work is None else max(1, min(largest, work))
 
 
 def find_last_conv(model: nn.Module, image_shape: Sequence[int], device=None) -> tuple[str, nn.Conv2d]:
@@ -261,7 +315,9 @@ class AttributionMethod:
         if len(target) != len(inputs):
             raise UserError(f"attribute() needs one target per image; got {len(target)} targets for {len(inputs)} images.")
         with frozen(self.model):
-            pass_size = opts["internal_batch_size"] = opts["internal_batch_size"] or auto_pass_size(self.model, inputs)
+            work = len(inputs) * self.passes_per_image(opts, inputs.shape[1:])
+            pass_size = opts["internal_batch_size"] = opts["internal_batch_size"] or auto_pass_size(self.model, inputs,
+                                                                                                   work)
             per_group = self.images_per_group(len(inputs), self.passes_per_image(opts, inputs.shape[1:]), pass_size)
             # Per-image baselines are made once for all images, so the result does not depend on the grouping
             # (the noise baseline would otherwise repeat its seed in every group).
