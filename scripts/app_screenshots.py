@@ -5,6 +5,7 @@ folder whose ``studies/`` holds the study to show, opens it in headless Chromium
 never a downloaded browser), clicks each tab, waits for the page to finish and saves the viewport.
 
     .venv/bin/python scripts/app_screenshots.py [--folder checkpoints/demo] [--cwd .] [--out docs/img]
+                                                [--pages Overview,Confusion,Studies]
 """
 from __future__ import annotations
 
@@ -28,13 +29,14 @@ def sanity_check(page) -> None:
 
 
 def shoot(page, path: Path) -> None:
-    """Save the viewport as a 256-colour PNG (a third of the size; screenshots of flat UI lose nothing)."""
+    """Save the viewport as a 256-colour PNG (a third of the size). Fast-octree keeps the charts' colours;
+    median-cut turned yellow legends orange and tinted colour bars."""
     from PIL import Image
 
     page.wait_for_timeout(800)  # images fade in
     page.screenshot(path=str(path))
     image = Image.open(path).convert("RGB")
-    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
+    image.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(path, optimize=True)
     print(f"wrote {path}")
 
 
@@ -44,7 +46,9 @@ def main() -> None:
     parser.add_argument("--cwd", default=str(ROOT), help="working folder of the app (its studies/ is listed)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "img"))
     parser.add_argument("--height", type=int, default=1100, help="viewport height in pixels")
+    parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated pages to shoot (default: all)")
     args = parser.parse_args()
+    wanted = [p.strip() for p in args.pages.split(",") if p.strip()]
     from playwright.sync_api import sync_playwright
 
     out = Path(args.out)
@@ -57,13 +61,14 @@ def main() -> None:
             page.goto(url)
             page.wait_for_selector("[data-testid='stMain'] [data-testid='stDataFrame']", timeout=600_000)
             wait_idle(page, 600_000)
-            for name in PAGES:
+            for name in [p for p in PAGES if p in wanted]:
                 if name != "Overview":
                     open_tab(page, name, 600_000)
                 shoot(page, out / f"app-{name.lower().replace(' ', '-')}.png")
-            open_tab(page, "Attributions", 600_000)  # back from Studies (served from the caches)
-            sanity_check(page)
-            shoot(page, out / "app-attributions-sanity.png")
+            if "Attributions" in wanted:
+                open_tab(page, "Attributions", 600_000)  # back from Studies (served from the caches)
+                sanity_check(page)
+                shoot(page, out / "app-attributions-sanity.png")
             browser.close()
     finally:
         process.terminate()
