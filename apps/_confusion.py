@@ -36,7 +36,7 @@ def page(entries):
                 ev = evaluations[entry.name] = cached.evaluation(k)
             st.markdown(f"accuracy **{ev.accuracy:.2%}** · macro F1 **{ev.macro['f1']:.4f}** · {ev.size:,} images")
             event = st.altair_chart(confusion_chart(confusion_frame(ev), normalized), on_select="rerun",
-                                    key=f"cm_chart_{entry.name}")
+                                    key=f"cm_chart_{entry.name}", width="content")  # square, never squeezed
             cell = picked_cell(event)
             if cell is not None and st.session_state.get("cm_last_click", {}).get(entry.name) != cell:
                 st.session_state.setdefault("cm_last_click", {})[entry.name] = cell

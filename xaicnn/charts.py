@@ -404,10 +404,11 @@ def confusion_frame(evaluation, normalized: bool = True) -> pd.DataFrame:
                          "count": counts.reshape(-1).astype(int), "share": shares.reshape(-1).astype(float)})
 
 
-def confusion_chart(frame: pd.DataFrame, normalized: bool = True, size: int = 300) -> alt.LayerChart:
+def confusion_chart(frame: pd.DataFrame, normalized: bool = True, size: int = 210) -> alt.LayerChart:
     """The confusion matrix as a heatmap (rows: true class, columns: predicted) whose cells can be clicked
     (selection ``CELL`` over ``true_index`` / ``predicted_index``; the picked cell is outlined); tooltips give
-    count and share; the values are printed in the cells up to 12 classes (beyond, the tooltip has them)."""
+    count and share; the values are printed in the cells up to 10 classes (beyond, the tooltip has them). Sized
+    for three matrices side by side at a 1500-px window, the colour legend below."""
     order = list(dict.fromkeys(frame["true"]))
     value = "share" if normalized else "count"
     pick = alt.selection_point(name=CELL, fields=["true_index", "predicted_index"], on="click", clear="dblclick")
@@ -418,16 +419,17 @@ def confusion_chart(frame: pd.DataFrame, normalized: bool = True, size: int = 30
     cells = base.mark_rect().encode(
         color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="blues"),
                         title="share of the true class" if normalized else "images",
-                        legend=alt.Legend(orient="right", direction="vertical")),
+                        legend=alt.Legend(orient="bottom", direction="horizontal", gradientLength=size)),
         stroke=alt.condition(pick, alt.value("#d62728"), alt.value(None), empty=False),
         strokeWidth=alt.condition(pick, alt.value(3), alt.value(0), empty=False),
     ).add_params(pick)
-    text = base.mark_text(fontSize=FONT - 1).encode(
+    text = base.mark_text(fontSize=FONT - 2).encode(
         text=alt.Text(f"{value}:Q", format=".0%" if normalized else "d"),
         color=alt.condition(alt.datum[value] > (0.5 if normalized else frame["count"].max() / 2),
                             alt.value("white"), alt.value("black")))
-    shown = text.transform_filter(alt.datum["count"] > 0) if len(order) <= 12 else text.transform_filter("false")
-    chart = alt.layer(cells, shown).properties(width=size, height=size)
+    shown = text.transform_filter(alt.datum["count"] > 0) if len(order) <= 10 else text.transform_filter("false")
+    chart = alt.layer(cells, shown).properties(width=size, height=size,
+                                               autosize=alt.AutoSizeParams(type="pad", contains="padding"))
     return (chart.configure_axis(labelFontSize=FONT, titleFontSize=FONT + 1, labelLimit=LABEL_LIMIT)
             .configure_legend(labelFontSize=FONT, titleFontSize=FONT)
             .configure_view(strokeWidth=0.5))
