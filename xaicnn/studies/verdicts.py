@@ -275,10 +275,12 @@ def evaluate(claims, records: list[dict], exact_values: dict | None = None) -> l
             rows.append(evaluate_runs_claim(claim, records))
     adjusted = stats.holm([r.get("p_test") for r in rows])
     for i, (row, p) in enumerate(zip(rows, adjusted)):
+        # p_holm is the adjusted p of the test the verdict rests on: TOST for "about the same" claims
+        row["p_holm"] = p
         if claims[i].direction == "~":
             row["p_tost_holm"] = p
-        else:
-            row["p_holm"] = p
+        if row.get("kind") == "runs":
+            row["p_holm_of"] = "tost" if claims[i].direction == "~" else "difference"
         if row.pop("decide", False):
             rows[i] = _decide(row, claims[i])
     for r in rows:
