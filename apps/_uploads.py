@@ -40,6 +40,9 @@ def read_upload(name: str, data: bytes, *, invert: bool = False):
             array = np.asarray(image.convert("RGB"), dtype=np.uint8)
     except UserError:
         raise
+    except Image.DecompressionBombError:  # PIL refuses to open images far over its own pixel limit
+        raise UserError(f"{name} is far over {MAX_PIXELS:,} pixels, too large to decode; upload a smaller "
+                        f"image.") from None
     except Exception:  # PIL raises many types on garbage (UnidentifiedImageError, OSError, SyntaxError, ...)
         raise UserError(f"{name} could not be read as an image; upload a PNG or JPEG file.") from None
     return 255 - array if invert else array

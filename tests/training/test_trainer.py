@@ -232,6 +232,9 @@ def test_cli_train_then_inspect_json_contract(tmp_path, cli, monkeypatch):
     (["train", "--arch", "lenet5", "--dataset", "mnist", "--data-dir", "."], "MNIST not found"),
     (["train", "--arch", "vgg16", "--dataset", "digits", "--image-size", "16"], "at least 32x32"),
     (["train", "--resume"], "--resume needs"),
+    (["train", "--arch", "vgg_block", "--dataset", "digits", "--threads", "-2"], "--threads must be at least 1"),
+    (["train", "--arch", "vgg_block", "--dataset", "digits", "--threads", "0"], "--threads must be at least 1"),
+    (["train", "--arch", "vgg_block", "--dataset", "digits", "--grad-flow-every", "-5"], "--grad-flow-every must be 0"),
 ])
 def test_cli_train_bad_input(cli, tmp_path, monkeypatch, argv, needle):
     monkeypatch.setenv("XAICNN_CHECKPOINT_DIR", str(tmp_path))

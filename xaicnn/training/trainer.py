@@ -113,6 +113,12 @@ def validate(config: TrainConfig) -> None:
         (config.train_size is None or config.train_size >= 2, f"--train-size must be at least 2; got {config.train_size}."),
         (config.val_size is None or config.val_size >= 1, f"--val-size must be at least 1; got {config.val_size}."),
         (config.image_size is None or config.image_size >= 1, f"--image-size must be positive; got {config.image_size}."),
+        (config.threads is None or config.threads >= 1, f"--threads must be at least 1; got {config.threads}."),
+        (config.grad_flow_every >= 0, f"--grad-flow-every must be 0 (off) or a positive number of steps; got "
+                                      f"{config.grad_flow_every}."),
+        (config.weight_decay >= 0, f"--weight-decay must be 0 or positive; got {config.weight_decay}."),
+        (0 <= config.label_smoothing < 1, f"--label-smoothing must be in [0, 1); got {config.label_smoothing}."),
+        (config.max_params is None or config.max_params >= 1, f"--max-params must be positive; got {config.max_params}."),
     ]
     for ok, message in checks:
         if not ok:
