@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+from test_app import units as views  # every unit view of a Vega-Lite spec, however nested
 from xaicnn import charts
 from xaicnn.analysis.gradient_flow import GradientFlow
 
@@ -16,15 +17,6 @@ def history(losses, accs=None, start=1):
 
 def spec(chart) -> dict:
     return chart.to_dict()
-
-
-def views(d: dict):
-    """Every unit view (dicts with a ``mark``) of a Vega-Lite spec, however nested."""
-    if "mark" in d:
-        yield d
-    for key in ("layer", "hconcat", "vconcat", "concat"):
-        for child in d.get(key, []):
-            yield from views(child)
 
 
 # --- curves ---

@@ -1,7 +1,7 @@
 """The Confusion page: a clickable matrix per run, the images behind a picked cell, disagreement sets."""
 import numpy as np
 
-from test_app import open_app, show, texts, vega
+from test_app import open_app, show, texts, units, vega
 
 
 def test_a_picked_cell_shows_its_images_with_every_runs_prediction(runs_folder, monkeypatch, tmp_path):
@@ -11,7 +11,8 @@ def test_a_picked_cell_shows_its_images_with_every_runs_prediction(runs_folder, 
     at = show(open_app(runs_folder, monkeypatch, tmp_path), "Confusion")
     assert not at.exception and not at.main.error
     specs = vega(at)
-    assert len(specs) == 2 and all(any(p.get("name") == "cell" for p in _params(s)) for s in specs)  # clickable
+    assert len(specs) == 2 and all(any(p.get("name") == "cell" for v in (s, *units(s)) for p in v.get("params", []))
+                                   for s in specs)  # clickable
     ev = evaluate(load_checkpoint(runs_folder / "vgg_block.pt"))
     wrong = np.flatnonzero(ev.y_true != ev.y_pred)
     true, predicted = int(ev.y_true[wrong[0]]), int(ev.y_pred[wrong[0]])
@@ -42,9 +43,3 @@ def test_disagreement_sets_of_two_runs(runs_folder, monkeypatch, tmp_path):
     assert f"{a} right, {b} wrong: {len(d.a_right_b_wrong)}" in texts(at)
     assert f"{b} right, {a} wrong: {len(d.b_right_a_wrong)}" in texts(at)
 
-
-def _params(spec):
-    yield from spec.get("params", [])
-    for part in ("layer", "hconcat", "vconcat"):
-        for child in spec.get(part, []):
-            yield from _params(child)
