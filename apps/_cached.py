@@ -127,7 +127,7 @@ def complexity(k: Key):
     nothing is allocated, so even VGG-50 takes milliseconds)."""
     import torch
 
-    from xaicnn.analysis.complexity import complexity as measure
+    from xaicnn.models.complexity import complexity as measure
     from xaicnn.training.checkpoint import build_model, read_checkpoint
 
     meta = read_checkpoint(k[0])["meta"]

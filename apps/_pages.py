@@ -158,7 +158,7 @@ def gradient_flow(entries):
 
 
 def layer_table(report) -> list[dict]:
-    """A :class:`~xaicnn.analysis.complexity.Complexity` report's per-layer rows as display rows."""
+    """A :class:`~xaicnn.models.complexity.Complexity` report's per-layer rows as display rows."""
     return [{"layer": r.name or "(model)", "type": r.type,
              "output shape": "x".join(map(str, r.output_shape)) if r.output_shape else "-",
              "params": r.params, "FLOPs": r.flops} for r in report.layers]
@@ -166,7 +166,7 @@ def layer_table(report) -> list[dict]:
 
 def complexity(entries):
     from xaicnn import charts
-    from xaicnn.analysis.complexity import human
+    from xaicnn.models.complexity import human
 
     st.caption("Parameters and FLOPs per image (FLOPs = 2 x MACs; convolutions and matrix products; log axes) "
                "against the best validation accuracy (axis fitted to the runs). The dashed staircase is the "

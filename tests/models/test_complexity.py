@@ -1,7 +1,7 @@
 import torch
 
 from xaicnn import models
-from xaicnn.analysis.complexity import complexity
+from xaicnn.models.complexity import complexity
 
 
 def meta_model(name, c, size, k):

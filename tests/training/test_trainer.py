@@ -330,7 +330,7 @@ def test_checkpoint_names_resolve_under_the_checkpoint_folder(tmp_path, monkeypa
 
 
 def test_one_run_summary_behind_inspect_the_app_and_the_studies(tmp_path):
-    from xaicnn.analysis.run_summary import summarize_run
+    from xaicnn.training.run_summary import summarize_run
     from xaicnn.analysis.runs import scan_runs
     from xaicnn.studies.results import METRICS
     from xaicnn.training import train

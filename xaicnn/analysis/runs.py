@@ -68,7 +68,7 @@ class RunEntry:
 
 def _entry(path: Path, root: Path) -> RunEntry:
     from ..training.checkpoint import read_checkpoint
-    from .run_summary import summarize_run
+    from ..training.run_summary import summarize_run
 
     name = path.relative_to(root).with_suffix("").as_posix()
     mtime = path.stat().st_mtime

@@ -23,8 +23,8 @@ def add_arguments(parser):
 def run(args):
     import json
 
-    from ..analysis.complexity import format_table
-    from ..analysis.complexity import summarize
+    from ..models.complexity import format_table
+    from ..models.complexity import summarize
 
     input_size = parse_input_size(args.input_size) if args.input_size else None
     report = summarize(args.arch, dataset=args.dataset, input_size=input_size, num_classes=args.num_classes,

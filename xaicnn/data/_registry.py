@@ -34,6 +34,16 @@ class DatasetInfo:
         return len(self.classes)
 
 
+def normalize(images: torch.Tensor, mean, std) -> torch.Tensor:
+    """The one normalisation of the project: uint8 (0..255) or 0..1 float images [N, C, H, W] -> float32
+    ``(x - mean) / std`` per channel, on the images' device. ``mean``/``std`` are per-channel sequences
+    (a dataset's, a checkpoint's) or tensors already shaped [1, C, 1, 1]. uint8 input is never modified."""
+    x = images.float().div_(255) if images.dtype == torch.uint8 else images.float()  # .float() copied uint8
+    mean = torch.as_tensor(mean, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    std = torch.as_tensor(std, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    return (x - mean) / std
+
+
 @dataclass
 class ImageData:
     """One split held in memory: ``images`` uint8 [N, C, H, W], ``labels`` int64 [N]."""
@@ -58,11 +68,8 @@ class ImageData:
         return tuple(self.images.shape[-2:])
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 or 0..1 float images [N, C, H, W] -> normalised float32."""
-        x = images.float().div_(255) if images.dtype == torch.uint8 else images.float()
-        mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
-        return (x - mean) / std
+        """uint8 or 0..1 float images [N, C, H, W] -> normalised float32 (:func:`normalize`)."""
+        return normalize(images, self.mean, self.std)
 
     def subset(self, index: torch.Tensor) -> "ImageData":
         return ImageData(self.name, self.split, self.images[index], self.labels[index], self.classes, self.mean, self.std)

@@ -39,9 +39,9 @@ def _best(key: str):
 
 
 def _summary(key: str):
-    """A fact of :func:`xaicnn.analysis.run_summary.summarize_run`: one definition for the app, inspect and here."""
+    """A fact of :func:`xaicnn.training.run_summary.summarize_run`: one definition for the app, inspect and here."""
     def fn(s: dict):
-        from ..analysis.run_summary import summarize_run
+        from ..training.run_summary import summarize_run
 
         return getattr(summarize_run(s), key)
 
@@ -137,7 +137,7 @@ def exact_values(spec: StudySpec) -> dict:
     """label -> params / FLOPs of each condition's architecture at the original settings (full preset, the
     original dataset's input), measured on the meta device - what the exact claims compare."""
     from .. import data, models
-    from ..analysis.complexity import complexity
+    from ..models.complexity import complexity
 
     import torch
 

@@ -111,8 +111,8 @@ class Run:
         return self.meta["arch"]
 
     def summary(self):
-        """The run's facts (:class:`xaicnn.analysis.run_summary.RunSummary`), as every view shows them."""
-        from ..analysis.run_summary import summarize_run
+        """The run's facts (:class:`xaicnn.training.run_summary.RunSummary`), as every view shows them."""
+        from .run_summary import summarize_run
 
         return summarize_run({"meta": self.meta, "history": self.history, "gradient_flow": self.raw_gradient_flow})
 
@@ -154,10 +154,9 @@ class Run:
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 or 0..1 images [N, C, H, W] -> the float inputs this model was trained on."""
-        x = images.float().div(255) if images.dtype == torch.uint8 else images.float()
-        mean = torch.tensor(self.meta["mean"]).view(1, -1, 1, 1)
-        std = torch.tensor(self.meta["std"]).view(1, -1, 1, 1)
-        return (x - mean.to(x.device)) / std.to(x.device)
+        from ..data import normalize
+
+        return normalize(images, self.meta["mean"], self.meta["std"])
 
     def val_data(self, size: int | None = None, data_dir: str | None = None):
         """The run's validation split (same subset and image size as in training) as :class:`ImageData`."""

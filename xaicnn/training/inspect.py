@@ -30,7 +30,7 @@ def describe(path) -> dict:
 
 
 def format_description(doc: dict) -> str:
-    from ..analysis.complexity import human
+    from ..models.complexity import human
 
     pct = lambda v: "-" if v is None else f"{100 * v:.2f}%"  # noqa: E731
     lines = [

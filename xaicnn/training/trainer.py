@@ -294,7 +294,7 @@ class _Training:
         if c.max_params is not None and n_params > c.max_params:
             raise UserError(f"{c.arch} has {n_params:,} parameters, over the --max-params budget of {c.max_params:,}; "
                             f"pick a smaller architecture or a width option (-O width=0.5).")
-        from ..analysis.complexity import complexity
+        from ..models.complexity import complexity
 
         report = complexity(model, (info.in_channels, *self.image_size))
 
@@ -451,7 +451,7 @@ class _Training:
                 idx = idx[dist.rank::dist.world]
                 params = {k: v[dist.rank::dist.world] for k, v in params.items()} if params else None
             x = self.augment.apply(self.train_images[idx], params)
-            x = (x - self._mean) / self._std
+            x = datasets.normalize(x, self._mean, self._std)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             y = self.train_labels[idx]
@@ -507,7 +507,7 @@ class _Training:
         return stopped
 
     def _normalize(self, images: torch.Tensor) -> torch.Tensor:
-        return (images.float().div_(255) - self._mean) / self._std
+        return datasets.normalize(images, self._mean, self._std)
 
     def _diverged(self, epoch: int, step: int, value: float) -> None:
         detail = f"the loss became {value} at epoch {epoch + 1}, step {step + 1}"

@@ -5,7 +5,7 @@ whose first conv (96 filters 11x11 stride 4) gives 55x55x96 and whose first pool
 & Fergus 2014), VGG-16 (Simonyan & Zisserman 2015), GoogLeNet (Szegedy et al. 2015) and ResNet-50 (He et
 al. 2016) on 224x224x3, 1000 classes; and the lecture's Inception module (28x28x256 in; 1x1 128, 3x3 192,
 5x5 96 and a 3x3 pool) naive vs with 1x1 reductions to 64 channels. Everything is measured on the meta
-device by :func:`xaicnn.analysis.complexity.complexity`; the lecture's "ops" are multiply-accumulates
+device by :func:`xaicnn.models.complexity.complexity`; the lecture's "ops" are multiply-accumulates
 (MACs), FLOPs are 2 x MACs. Figures the notes do not contain are labelled with the reference they come from.
 """
 from __future__ import annotations
@@ -86,7 +86,7 @@ def _measure(arch: str, input_size, classes: int):
     import torch
 
     from ... import models
-    from ...analysis.complexity import complexity
+    from ...models.complexity import complexity
 
     with torch.device("meta"):
         model = models.create(arch, in_channels=input_size[0], num_classes=classes, image_size=input_size[1:])
@@ -96,7 +96,7 @@ def _measure(arch: str, input_size, classes: int):
 def inception_module_costs() -> dict[str, dict]:
     """The lecture's module on 28x28x256, naive vs reduced (conv + bias, no batch norm, as the lecture counts):
     {"naive"|"reduced": {"params", "flops", "macs", "out_channels", "report"}}."""
-    from ...analysis.complexity import complexity
+    from ...models.complexity import complexity
     from ...models.inception import Inception, ModuleSpec
 
     out = {}
@@ -170,7 +170,7 @@ def _show(value) -> str:
 
 def compute() -> ComputedStudy:
     """Per-net totals and first layers, the Inception module comparison, the exact checks and per-layer tables."""
-    from ...analysis.complexity import format_table
+    from ...models.complexity import format_table
     from .. import verdicts
 
     reports = {label: _measure(arch, size, k) for label, arch, size, k in NETS}
@@ -195,7 +195,7 @@ def compute() -> ComputedStudy:
 
 
 def _module_section(naive: dict, reduced: dict) -> list[str]:
-    from ...analysis.complexity import format_table, human
+    from ...models.complexity import format_table, human
 
     return ["## The lecture's Inception module on 28x28x256: naive vs 1x1 reductions", "",
             f"The naive module has {naive['params'] - reduced['params']:,} more parameters "

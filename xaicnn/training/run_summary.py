@@ -56,7 +56,7 @@ def _gradient(state: dict) -> dict:
     names, epochs = gf.get("names") or [], gf.get("epochs") or []
     if not names or not epochs:
         return {}
-    from ..training.gradient_flow import STATS
+    from .gradient_flow import STATS
 
     k = STATS.index("norm")
     last = epochs[-1][k]
