@@ -1,7 +1,8 @@
 """The built-in attribution methods: each wraps one captum class and says what one image costs.
 
 Registered in :data:`xaicnn.analysis.attribution.METHODS` when :mod:`xaicnn.analysis.attribution` is
-imported. Every ``_attribute`` gets one group of images ``inputs`` [n, C, H, W] (normalised), their
+imported (it imports this module; this module takes its base pieces from :mod:`._attribution_base` and
+never imports :mod:`.attribution`, so the two do not import each other). Every ``_attribute`` gets one group of images ``inputs`` [n, C, H, W] (normalised), their
 ``targets`` [n], the resolved options and ``pass_size`` (image-steps one forward/backward pass may hold)
 and returns ``(raw [n, C, H, W], extras {name: [n]})``.
 """
@@ -13,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import UserError
-from .attribution import AttributionMethod, find_last_conv, register_method
+from ._attribution_base import AttributionMethod, find_last_conv, register_method
 
 IG_RULES = ("gausslegendre", "riemann_trapezoid", "riemann_middle", "riemann_left", "riemann_right")
 

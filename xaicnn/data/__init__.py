@@ -5,6 +5,6 @@ loading; ``available()`` lists names. Importing this package registers every dat
 """
 from ._registry import DATASETS, Dataset, DatasetInfo, ImageData, available, info, load, normalize, register_dataset
 
-from . import augment, embedded, torchvision_sets  # noqa: E402,F401  (registration)
+from . import augment, embedded, imagefolder, torchvision_sets  # noqa: E402,F401  (registration)
 
 __all__ = ["DATASETS", "Dataset", "DatasetInfo", "ImageData", "available", "info", "load", "normalize", "register_dataset"]

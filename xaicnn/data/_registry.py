@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -100,19 +101,42 @@ def register_dataset(cls: type[Dataset]) -> type[Dataset]:
     return cls
 
 
-def resolve(name: str) -> Dataset:
-    """Registry lookup; ``imagefolder:PATH`` builds an image-folder dataset for PATH."""
-    if name.startswith("imagefolder:"):
-        from .imagefolder import ImageFolderDataset
+@dataclass(frozen=True)
+class PrefixDataset:
+    """A family of datasets named ``PREFIX:ARGUMENT`` (``imagefolder:PATH``): ``make(argument)`` builds one."""
 
-        return ImageFolderDataset(name.split(":", 1)[1])
+    make: Callable[[str], Dataset]
+    argument: str  # what follows the colon, for help texts ("PATH")
+    description: str
+
+
+# Filled by the modules that define such datasets (imagefolder registers itself), so this module imports none
+# of them: they import their base types from here, and ``xaicnn.data`` imports them for registration.
+PREFIX_DATASETS: Registry[PrefixDataset] = Registry("dataset prefix")
+
+
+def register_prefix(prefix: str, *, argument: str, description: str):
+    """Class decorator: ``PREFIX:ARGUMENT`` names resolve to ``cls(ARGUMENT)`` (a :class:`Dataset`)."""
+
+    def wrap(cls):
+        PREFIX_DATASETS.add(prefix, PrefixDataset(cls, argument, description))
+        return cls
+
+    return wrap
+
+
+def resolve(name: str) -> Dataset:
+    """Registry lookup; a registered prefix (``imagefolder:PATH``) builds that dataset for what follows the colon."""
+    prefix, colon, argument = name.partition(":")
+    if colon and prefix in PREFIX_DATASETS:
+        return PREFIX_DATASETS.get(prefix).make(argument)
     return DATASETS.get(name)
 
 
 def available() -> dict[str, str]:
-    """Dataset names -> one-line descriptions (``imagefolder:PATH`` accepts any folder of images)."""
+    """Dataset names -> one-line descriptions; prefix datasets as ``PREFIX:ARGUMENT`` (``imagefolder:PATH``)."""
     out = {name: ds.description for name, ds in DATASETS.items()}
-    out["imagefolder:PATH"] = "any folder of class subfolders (train/ and val/ inside, or split 80/20 with a fixed seed)"
+    out.update({f"{prefix}:{p.argument}": p.description for prefix, p in PREFIX_DATASETS.items()})
     return out
 
 

@@ -15,7 +15,7 @@ import torch
 
 from ..errors import UserError
 from ._cache import cache_dir, cache_key, load_arrays, save_arrays
-from ._registry import Dataset, DatasetInfo, ImageData, channel_stats
+from ._registry import Dataset, DatasetInfo, ImageData, channel_stats, register_prefix, resize
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -74,8 +74,10 @@ def read_class_folders(folder: Path, *, progress: bool = True, channels: int | N
     return torch.from_numpy(images), torch.from_numpy(labels), classes
 
 
+@register_prefix("imagefolder", argument="PATH",
+                 description="any folder of class subfolders (train/ and val/ inside, or split 80/20 with a fixed seed)")
 class ImageFolderDataset(Dataset):
-    """Not registered: built on demand for ``imagefolder:PATH``."""
+    """Built on demand for ``imagefolder:PATH`` (a registered prefix, not a registered name)."""
 
     description = "a folder of class subfolders"
     val_fraction = 0.2
@@ -103,8 +105,6 @@ class ImageFolderDataset(Dataset):
                 read_class_folders(self.root / "val", progress=progress, channels=channels)
             if list(classes) != list(train[2]):
                 raise UserError(f"{self.root}/train and {self.root}/val must hold the same class folders.")
-            from ._registry import resize
-
             images = resize(images, tuple(train[0].shape[-2:]))
             mean, std = channel_stats(train[0])
         else:
