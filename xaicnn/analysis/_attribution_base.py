@@ -17,6 +17,7 @@ from typing import Callable, ClassVar, Sequence
 import torch
 import torch.nn as nn
 
+from .._hooks import forward_hooks
 from .._registry import Registry
 from ..errors import UserError
 
@@ -142,13 +143,8 @@ def activation_bytes(model: nn.Module, image_shape: Sequence[int], device=None) 
                 total[0] += output.numel() * output.element_size()
 
         leaves = [m for m in model.modules() if not list(m.children())]
-        handles = [m.register_forward_hook(hook) for m in leaves]
-        try:
-            with torch.no_grad(), frozen(model):
-                model(torch.zeros(1, *key, device=device))
-        finally:
-            for h in handles:
-                h.remove()
+        with forward_hooks(leaves, hook), torch.no_grad(), frozen(model):
+            model(torch.zeros(1, *key, device=device))
         cache[key] = max(total[0], 1)
     return cache[key]
 
@@ -220,14 +216,9 @@ def find_last_conv(model: nn.Module, image_shape: Sequence[int], device=None) ->
     branch defined first but run last is found); :class:`UserError` when the model has none."""
     names = {m: n for n, m in model.named_modules()}
     order: list[nn.Module] = []
-    hooks = [m.register_forward_hook(lambda mod, _i, _o: order.append(mod))
-             for m in model.modules() if isinstance(m, nn.Conv2d)]
-    try:
-        with torch.no_grad(), frozen(model):
-            model(torch.zeros(1, *image_shape, device=device))
-    finally:
-        for h in hooks:
-            h.remove()
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    with forward_hooks(convs, lambda mod, _i, _o: order.append(mod)), torch.no_grad(), frozen(model):
+        model(torch.zeros(1, *image_shape, device=device))
     if not order:
         raise UserError(f"{type(model).__name__} has no Conv2d layer, so Grad-CAM has nothing to look at; "
                         f"use --method ig or saliency.")

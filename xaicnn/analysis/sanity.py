@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .._hooks import forward_hooks
 from .attribution import attribute
 
 THRESHOLD = 0.5  # final mean Spearman correlation above which the maps are judged independent of the weights
@@ -75,13 +76,8 @@ def weight_layers(model: nn.Module, example: torch.Tensor) -> list[tuple[str, nn
         if module not in order:
             order.append(module)
 
-    hooks = [m.register_forward_pre_hook(seen) for m in owners]
-    try:
-        with torch.no_grad():
-            model.eval()(example[:1].to(next(model.parameters()).device))
-    finally:
-        for h in hooks:
-            h.remove()
+    with forward_hooks(owners, seen, pre=True), torch.no_grad():
+        model.eval()(example[:1].to(next(model.parameters()).device))
     order += [m for m in owners if m not in order]  # parameters used outside forward hooks, if any
     return [(owners[m], m) for m in order]
 

@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .._hooks import forward_hooks
+
 # Parameter-free element-wise layers: they keep shapes and cost no FLOPs; hidden unless asked for.
 ELEMENTWISE = (nn.ReLU, nn.SiLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.Dropout, nn.Identity)
 
@@ -63,19 +65,16 @@ def complexity(model: nn.Module, input_size: tuple[int, int, int], include_eleme
             shapes[name] = list(t.shape[1:]) if t is not None else None
             order.append(name)
 
-    handles = [m.register_forward_hook(record) for m in model.modules()]
     tensors = {k: torch.empty_like(v, device="meta")
                for k, v in itertools.chain(model.named_parameters(), model.named_buffers())}
     counter = FlopCounterMode(display=False)
     was_training = model.training
     model.eval()
     try:
-        with counter:
+        with forward_hooks(model.modules(), record), counter:
             torch.func.functional_call(model, tensors, (torch.zeros((1, *input_size), device="meta"),))
     finally:
         model.train(was_training)
-        for h in handles:
-            h.remove()
 
     # FlopCounterMode keys are "<RootClass>.<path>", inclusive of children.
     root = type(model).__name__
