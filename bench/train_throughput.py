@@ -26,7 +26,8 @@ import torch.nn.functional as F
 
 from xaicnn import data, models
 from xaicnn.training import TrainConfig, load_checkpoint, train
-from xaicnn.training.trainer import cpu_has_native_bf16, keep_freed_memory_for_reuse
+from xaicnn.training.allocator import keep_freed_memory_for_reuse
+from xaicnn.training.device import cpu_has_native_bf16
 
 SETUPS = [  # (arch, dataset, training images, batch size)
     ("bottleneck_alpha", "glyphs", 2600, 64),

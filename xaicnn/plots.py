@@ -17,12 +17,12 @@ DPI = 120  # PNG resolution: readable on screen and in the docs
 
 def save_figure(fig, path: str | Path) -> Path:
     """Write ``fig`` as a PNG (atomically, parent folders created) and close it; returns the path."""
-    from .data._cache import atomic_write
+    from ._io import atomic_write
 
-    path = Path(path)
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI, bbox_inches="tight"))
-    plt.close(fig)
-    return path
+    try:
+        return atomic_write(Path(path), lambda f: fig.savefig(f, format="png", dpi=DPI, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
 
 
 # --- training figures: curves, gradient flow, confusion (analysis of runs) ---

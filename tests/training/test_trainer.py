@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from xaicnn.errors import UserError
+from xaicnn.errors import Interrupted, UserError
 from xaicnn.training import TrainConfig, load_checkpoint, read_checkpoint, resume, train
 from xaicnn.training.trainer import TrainingDiverged
 
@@ -68,7 +68,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
             raise KeyboardInterrupt
 
     config = TrainConfig(**{**TINY, **kw}, out=str(tmp_path / "resumed.pt"))
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted, match="the last checkpoint \\(the end of epoch 1\\) is kept"):
         train(config, progress=False, log=quiet, on_epoch_end=interrupt)
     half = read_checkpoint(tmp_path / "resumed.pt")["meta"]
     assert (half["status"], half["epochs_done"]) == ("running", 1)
@@ -126,7 +126,7 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_last_good(tmp_path, monkey
         return loss * float("nan") if calls["n"] == 5 + 1 + 3 else loss  # 5 steps + 1 validation per epoch
 
     monkeypatch.setattr(trainer.F, "cross_entropy", poisoned)
-    with pytest.raises(TrainingDiverged, match="epoch 2, step 3.*last good checkpoint \\(epoch 1\\)"):
+    with pytest.raises(TrainingDiverged, match="epoch 2, step 3.*last good checkpoint \\(the end of epoch 1\\)"):
         run_tiny(tmp_path, epochs=3)
     state = read_checkpoint(tmp_path / "run.pt")
     assert state["meta"]["status"] == "diverged" and state["meta"]["epochs_done"] == 1
@@ -257,52 +257,36 @@ def test_torchrun_two_processes_on_cpu(tmp_path):
     assert run.gradient_flow and all(len(v["norm"]) == 2 for v in run.gradient_flow.values())
 
 
-ALLOCATION_CHURN = """
-import ctypes, resource, sys
+ALLOCATOR_PROBE = """
+import ctypes, sys
 import torch
-from xaicnn.training.trainer import keep_freed_memory_for_reuse
+from xaicnn.training.allocator import keep_freed_memory_for_reuse
 class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in
                 "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
 libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = MallInfo2
-if sys.argv[1] == "tuned":
-    assert keep_freed_memory_for_reuse()
-def step():  # a step's activations, alive together and then all freed; each under glibc's 32 MiB mmap cap
-    return [torch.ones(n << 18) for n in (8, 24, 8, 24)]  # MiB of float32
+tuned = keep_freed_memory_for_reuse()
 mapped = libc.mallinfo2().hblkhd
-first = torch.ones(24 << 18)
-mapped = libc.mallinfo2().hblkhd - mapped  # bytes of the first activation-sized buffer glibc gave its own mmap
-del first
-for _ in range(3):  # warm-up: the first allocations fault in whatever they touch
-    step()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(20):
-    step()
-print(mapped, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+buffer = torch.ones(24 << 18)  # 24 MiB of float32: an activation-sized buffer
+print(tuned, libc.mallinfo2().hblkhd - mapped)
 """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the allocator setting is glibc's")
-def test_allocator_setting_stops_each_step_faulting_its_buffers_in_again():
-    """Training frees and re-allocates the same activation buffers every step. By default glibc serves such a
-    buffer with its own mmap and, once they move into the heap, trims the heap on free, so every reuse faults
-    its pages in again. With the trainer's setting they stay in the heap and are reused.
-
-    Only the default's first mmap is asserted: whether the default heap gets trimmed later depends on where
-    small allocations happened to land (on this machine it re-faulted all 64 MiB per step; elsewhere none).
-    Buffers over 32 MiB are left out because glibc maps them whatever the setting."""
-    measured = {}
-    for mode in ("default", "tuned"):
-        result = subprocess.run([sys.executable, "-c", ALLOCATION_CHURN, mode], capture_output=True, text=True,
-                                timeout=120)
-        assert result.returncode == 0, result.stderr[-2000:]
-        measured[mode] = [int(value) for value in result.stdout.split()[-2:]]
-    (default_mapped, default_faults), (tuned_mapped, tuned_faults) = measured["default"], measured["tuned"]
-    assert default_mapped >= 24 << 20, measured  # glibc's default: a fresh 24 MiB buffer gets its own mmap
-    assert tuned_mapped == 0, measured  # the setting: it comes from the heap
-    pages = 20 * (64 << 20) // 4096
-    assert tuned_faults < pages // 50, measured  # and the heap keeps it for the next step
+@pytest.mark.parametrize("opt_out", ["", "off"])
+def test_allocator_setting_keeps_activation_buffers_in_the_heap_unless_opted_out(opt_out):
+    """With the trainer's setting an activation-sized buffer comes from the heap (reused by the next step)
+    instead of a fresh mmap; XAICNN_MALLOC_TUNING=off leaves glibc's default. (How many page faults this
+    saves per step is measured, not asserted, by bench/allocator_faults.py.)"""
+    env = {**os.environ, "XAICNN_MALLOC_TUNING": opt_out}
+    result = subprocess.run([sys.executable, "-c", ALLOCATOR_PROBE], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    tuned, mapped = result.stdout.split()[-2:]
+    if opt_out:
+        assert tuned == "False" and int(mapped) >= 24 << 20  # glibc's default: the buffer gets its own mmap
+    else:
+        assert tuned == "True" and int(mapped) == 0
 
 
 def test_checkpoint_names_resolve_under_the_checkpoint_folder(tmp_path, monkeypatch):

@@ -96,7 +96,7 @@ class AttributionComparison:
     def save(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``attributions.png``, ``attributions.npz`` (``inputs`` [N,C,H,W], ``targets`` [runs, N], one
         [N, H, W] map array per run named by run name) and ``attributions.json``; returns the paths."""
-        from ..data._cache import atomic_write
+        from .._io import atomic_write, write_json
         from ..plots import plot_attribution_grid, save_figure
 
         out = Path(out_dir)
@@ -106,8 +106,7 @@ class AttributionComparison:
         np.savez_compressed(buffer, **arrays)
         paths = {"png": out / "attributions.png", "npz": out / "attributions.npz", "json": out / "attributions.json"}
         atomic_write(paths["npz"], lambda f: f.write(buffer.getbuffer()))
-        text = json.dumps(self.to_json(), indent=2)
-        atomic_write(paths["json"], lambda f: f.write(text.encode()))
+        write_json(paths["json"], self.to_json(), indent=2)
         save_figure(plot_attribution_grid(self)[0], paths["png"])
         return paths
 
@@ -192,7 +191,7 @@ def _check_same_data(runs, names) -> None:
 
 
 def _predict(run, images: torch.Tensor) -> torch.Tensor:
-    from ..training.trainer import predict
+    from ..training.evaluation import predict
 
     return predict(run.model, images, run.normalize)
 

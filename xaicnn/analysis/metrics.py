@@ -131,7 +131,7 @@ def evaluate(run, data=None, *, batch_size: int = 256) -> Evaluation:
     import torch
     import torch.nn.functional as F
 
-    from ..training.trainer import predict
+    from ..training.evaluation import predict
 
     data = data if data is not None else run.val_data()
     if list(map(str, data.classes)) != list(map(str, run.classes)):

@@ -41,6 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM (``kill``, a scheduler's stop) raises :class:`~xaicnn.errors.Terminated` - a KeyboardInterrupt -
+    so it takes Ctrl-C's path: temp files removed, a training saved, a sentence instead of a silent exit 143."""
+    import signal
+    import threading
+
+    from ..errors import Terminated
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminate)
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -56,16 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0
-    from ..errors import UserError
+    from ..errors import Terminated, UserError
 
+    _terminate_like_ctrl_c()
     try:
         return args._run(args) or 0
     except UserError as err:
-        print(f"xaicnn {args.command}: error: {err}", file=sys.stderr)
+        print(f"xaicnn {args.command}: {err.label}: {err}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print(f"xaicnn {args.command}: interrupted.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:  # a command that keeps nothing partial (train and study say what they kept)
+        print(f"xaicnn {args.command}: {'terminated' if isinstance(err, Terminated) else 'interrupted'}; "
+              f"it stopped before finishing and left no partial file.", file=sys.stderr)
+        return 143 if isinstance(err, Terminated) else 130
     except BrokenPipeError:  # the reader went away (`xaicnn study --list | head`): stop quietly, like any Unix tool
         import os
 

@@ -24,22 +24,19 @@ def load_runs(paths: list[str]):
     return [load_checkpoint(p) for p in paths]
 
 
-def out_dir(out: str | None, first_run, suffix: str) -> Path:
-    """``--out`` if given, else ``<checkpoint dir>/<checkpoint stem>_<suffix>/``."""
-    return Path(out) if out else first_run.path.parent / f"{first_run.path.stem}_{suffix}"
+def out_dir(out: str | None, checkpoint: Path, suffix: str) -> Path:
+    """``--out`` if given, else ``<checkpoint dir>/<checkpoint stem>_<suffix>/``; created, and proven writable
+    before any work is done (a file there, a read-only disk: one sentence now, not after the analysis)."""
+    from .._io import check_writable
+
+    folder = Path(out) if out else checkpoint.parent / f"{checkpoint.stem}_{suffix}"
+    return check_writable(folder, what="--out" if out else "the default output folder, beside the checkpoint")
 
 
 def run_labels(runs) -> list[str]:
     """One distinct file-name-safe label per run: the checkpoint stem, numbered when stems repeat."""
     stems = [r.path.stem for r in runs]
     return [s if stems.count(s) == 1 else f"{s}-{i + 1}" for i, s in enumerate(stems)]
-
-
-def write_json(path: Path, doc: dict) -> Path:
-    from ..data._cache import atomic_write
-
-    atomic_write(path, lambda f: f.write(json.dumps(doc, indent=2).encode()))
-    return path
 
 
 def finish(doc: dict, as_json: bool, text: str) -> int:

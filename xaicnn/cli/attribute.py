@@ -77,11 +77,13 @@ def run(args):
     import sys
     from pathlib import Path
 
+    from .._io import write_json
     from ..analysis.compare_attributions import compare_attributions
     from ..training import resolve_checkpoint
+    from ._analysis import out_dir
 
     paths = [resolve_checkpoint(p) for p in args.ckpt]
-    out = Path(args.out) if args.out else paths[0].parent / f"{'_vs_'.join(p.stem for p in paths)}_attributions"
+    out = out_dir(args.out, paths[0].with_name("_vs_".join(p.stem for p in paths) + ".pt"), "attributions")
     target = args.target if args.target in ("pred", "label") else _class_number(args.target)
     comparison = compare_attributions(
         paths, method=args.method, n=args.n, indices=_indices(args.index) if args.index else None, images=args.image,
@@ -102,7 +104,7 @@ def run(args):
 
         with tqdm(desc="sanity check", unit="layer", delay=2, leave=False, disable=args.quiet or args.json) as bar:
             check = comparison.sanity_check(0, callback=lambda _layer: bar.update(1))
-        (out / "sanity.json").write_text(json.dumps(check.to_json(), indent=2))
+        write_json(out / "sanity.json", check.to_json(), indent=2)
         save_figure(plot_sanity_check(check)[0], out / "sanity.png")
         log(f"{comparison.runs[0].name}: {check.describe()}")
         doc["sanity"] = check.to_json()

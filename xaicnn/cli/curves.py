@@ -16,13 +16,14 @@ def run(args):
     from .. import plots
     from ..errors import UserError
     from ..training.inspect import HISTORY_KEYS
-    from ._analysis import finish, load_runs, out_dir, run_labels, write_json
+    from ._analysis import finish, load_runs, out_dir, run_labels
+    from .._io import write_json
 
     runs = load_runs(args.ckpt)
     for r in runs:
         if not r.history:
             raise UserError(f"{r.path} has no finished epoch yet; resume or train it before plotting its curves.")
-    out = out_dir(args.out, runs[0], "curves")
+    out = out_dir(args.out, runs[0].path, "curves")
     labels = run_labels(runs)
     png = plots.save_figure(plots.plot_curves(runs, labels)[0], out / "curves.png")
     records = [{"label": label, "checkpoint": str(r.path), "arch": r.arch, "dataset": r.dataset, "status": r.status,

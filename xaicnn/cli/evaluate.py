@@ -21,14 +21,15 @@ def run(args):
     from .. import plots
     from ..analysis.metrics import evaluate, format_evaluation
     from ..errors import UserError
-    from ._analysis import finish, load_runs, out_dir, write_json
+    from ._analysis import finish, load_runs, out_dir
+    from .._io import write_json
 
     if args.val_size is not None and args.val_size < 1:
         raise UserError(f"--val-size must be at least 1; got {args.val_size}.")
     (run_,) = load_runs([args.ckpt])
     data = run_.val_data(size=args.val_size, data_dir=args.data_dir) if args.val_size or args.data_dir else None
     ev = evaluate(run_, data)
-    out = out_dir(args.out, run_, "evaluation")
+    out = out_dir(args.out, run_.path, "evaluation")
     files = {
         "confusion": plots.save_figure(plots.plot_confusion(ev, normalized=False)[0], out / "confusion.png"),
         "confusion_normalized": plots.save_figure(plots.plot_confusion(ev)[0], out / "confusion_normalized.png"),

@@ -35,7 +35,8 @@ def parse_epochs(text: str) -> list[int]:
 def run(args):
     from .. import plots
     from ..analysis.gradient_flow import format_flow, gradient_flow, vanishing_layers
-    from ._analysis import finish, load_runs, out_dir, run_labels, write_json
+    from ._analysis import finish, load_runs, out_dir, run_labels
+    from .._io import write_json
 
     epochs = parse_epochs(args.epochs) if args.epochs else None
     runs = load_runs(args.ckpt)
@@ -44,7 +45,7 @@ def run(args):
         for flow in flows:  # refuse before anything is written
             for e in epochs:
                 flow.epoch_index(e)
-    out = out_dir(args.out, runs[0], "gradflow")
+    out = out_dir(args.out, runs[0].path, "gradflow")
     labels = run_labels(runs)
     records = []
     for run_, flow, label in zip(runs, flows, labels):

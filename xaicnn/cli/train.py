@@ -14,7 +14,7 @@ FIELDS = {
     "arch": "arch", "dataset": "dataset", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
     "optimizer": "optimizer", "schedule": "schedule", "weight_decay": "weight_decay", "label_smoothing": "label_smoothing",
     "seed": "seed", "augment": "augment", "image_size": "image_size", "train_size": "train_size", "val_size": "val_size", "out": "out",
-    "max_params": "max_params", "time_budget": "time_budget", "device": "device", "threads": "threads",
+    "max_params": "max_params", "time_budget": "time_budget", "save_every": "save_every", "device": "device", "threads": "threads",
     "precision": "precision", "grad_flow_every": "grad_flow_every", "data_dir": "data_dir",
 }
 
@@ -46,6 +46,8 @@ def add_arguments(parser):
     a("--resume", action="store_true", help="continue the unfinished run at --out (or checkpoints/<arch>.pt)")
     a("--max-params", type=int, metavar="N", help="refuse to start a model with more parameters")
     a("--time-budget", type=float, metavar="MINUTES", help="stop cleanly after this much training time")
+    a("--save-every", type=float, metavar="MINUTES",
+      help="inside a long epoch, checkpoint this often (default 1): Ctrl-C or a crash loses at most this much")
     a("--device", help=f"auto | cpu | cuda | cuda:N (default {d.device})")
     a("--threads", type=int, help="CPU threads (default: torch's; split between processes under torchrun)")
     a("--precision", choices=["auto", "fp32", "bf16"], help=f"default {d.precision}: bf16 autocast where the CPU/GPU computes bf16 natively, else fp32")
@@ -72,7 +74,7 @@ def run(args):
         if "out" not in given and "arch" not in given:
             raise UserError("--resume needs the run to continue: pass --out PATH (or --arch for checkpoints/<arch>.pt).")
         path = given.pop("out", None) or str(default_out(given["arch"]))
-        overrides = {k: given.pop(k) for k in ("epochs", "time_budget", "device", "threads") if k in given}
+        overrides = {k: given.pop(k) for k in ("epochs", "time_budget", "device", "threads", "save_every") if k in given}
         given.pop("arch", None)
         if given or args.option or args.no_grad_flow:
             raise UserError(f"--resume continues a run with its own settings; drop "

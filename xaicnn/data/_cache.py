@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,38 +24,16 @@ def cache_key(**fields) -> str:
     return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temp file beside ``path``, then rename it into place: a crash or a
-    second process never leaves a half-written file under ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets the mode any other file would
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    """The process's umask: from /proc on Linux (read-only, safe with threads), else by setting it and
-    setting it straight back."""
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
-    except (OSError, StopIteration, ValueError, IndexError):
-        mask = os.umask(0)
-        os.umask(mask)
-        return mask
-
-
 def save_arrays(path: Path, **arrays: np.ndarray) -> None:
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    """Cache ``arrays`` at ``path``; a cache that can't be written (read-only home, full disk) is skipped:
+    the data is in memory already, and the next run regenerates it."""
+    from .._io import atomic_write
+    from ..errors import UserError
+
+    try:
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+    except UserError:
+        pass
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray] | None:

@@ -63,12 +63,6 @@ def load_record(folder: Path) -> dict | None:
         raise UserError(f"{path} is not a readable study record; delete it or pass another --out.") from None
 
 
-def write_json(path: Path, doc: dict) -> None:
-    from ..data._cache import atomic_write
-
-    atomic_write(path, lambda f: f.write(json.dumps(doc, indent=1, default=str).encode()))
-
-
 def run_marker(path: Path) -> Path:
     """A run that diverged before its first checkpoint leaves this note, so it is not retried forever."""
     return path.with_suffix(".diverged.json")

@@ -14,7 +14,8 @@ from typing import Callable
 from ..errors import UserError
 from . import verdicts
 from .markdown import render_markdown
-from .record import FINISHED, dataset_note, load_record, machine, run_marker, utc_now, write_json
+from .._io import write_json
+from .record import FINISHED, dataset_note, load_record, machine, run_marker, utc_now
 from .results import condition_table, exact_values, run_record
 from .spec import get
 

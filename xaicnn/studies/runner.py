@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UserError
-from .record import load_record, new_record, run_marker, write_json
+from .._io import write_json
+from .record import load_record, new_record, run_marker
 from .spec import StudySpec, get
 
 DEFAULT_ROOT = Path("studies")  # default --out is studies/<name>/ (git-ignored)

@@ -7,7 +7,7 @@ import importlib
 _API = {
     "GradientFlowRecorder": "gradient_flow", "Run": "checkpoint", "checkpoint_dir": "checkpoint",
     "load_checkpoint": "checkpoint", "read_checkpoint": "checkpoint", "resolve_checkpoint": "checkpoint",
-    "TrainConfig": "config", "TrainingDiverged": "trainer", "predict": "trainer", "resume": "trainer", "train": "trainer",
+    "TrainConfig": "config", "TrainingDiverged": "trainer", "predict": "evaluation", "resume": "trainer", "train": "trainer",
 }
 __all__ = sorted(_API)
 

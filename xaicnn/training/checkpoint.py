@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ..data._cache import atomic_write
+from .._io import atomic_write
 from ..errors import UserError
 from .gradient_flow import STATS
 

@@ -23,6 +23,7 @@ class TrainConfig:
     out: str | None = None  # checkpoint path; None: <checkpoint dir>/<arch>.pt
     max_params: int | None = None  # refuse to start a bigger model
     time_budget: float | None = None  # minutes of training; stops cleanly when reached
+    save_every: float = 1.0  # minutes between checkpoints inside an epoch (one is always written at its end)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int | None = None  # CPU threads per process; None: torch's default
     precision: str = "auto"  # auto | fp32 | bf16 autocast; auto: bf16 where the hardware has it (AVX512-BF16/AMX CPUs, recent GPUs)

@@ -67,8 +67,12 @@ class GradientFlowRecorder:
                 for i, name in enumerate(self.names)}
 
     def state_dict(self) -> dict:
+        """Everything, including an epoch in progress (a mid-epoch checkpoint resumes its running sums)."""
+        pending = [(step, s.cpu().tolist()) for step, s in self._pending]
         return {"names": self.names, "epochs": self.epochs, "every": self.every, "global_step": self._global_step,
-                "snapshot_steps": [s for s, _ in self.snapshots], "snapshots": [v for _, v in self.snapshots]}
+                "snapshot_steps": [s for s, _ in self.snapshots], "snapshots": [v for _, v in self.snapshots],
+                "running": {"sum": self._sum.cpu().clone(), "steps": self._steps,
+                            "pending_steps": [s for s, _ in pending], "pending": [v for _, v in pending]}}
 
     def load_state_dict(self, state: dict) -> None:
         if state["names"] != self.names:
@@ -76,3 +80,9 @@ class GradientFlowRecorder:
         self.epochs = [list(map(list, e)) for e in state["epochs"]]
         self._global_step = state["global_step"]
         self.snapshots = list(zip(state["snapshot_steps"], state["snapshots"]))
+        running = state.get("running")
+        if running:
+            self._sum.copy_(running["sum"])
+            self._steps = running["steps"]
+            self._pending = [(step, torch.tensor(v, device=self._sum.device))
+                             for step, v in zip(running["pending_steps"], running["pending"])]

@@ -1,13 +1,19 @@
-"""The training loop: data as tensors in memory, batched augmentation, one checkpoint per epoch.
+"""The training loop: data as tensors in memory, batched augmentation, checkpoints at every epoch's end
+and every ``save_every`` minutes inside long epochs.
 
-``train(config)`` runs a new run; ``resume(path)`` continues an unfinished one from its checkpoint and
-ends with the same weights as an uninterrupted run (on the CPU). Under ``torchrun --nproc-per-node N
--m xaicnn train ...`` the same loop runs as DistributedDataParallel (gloo on the CPU, nccl on GPUs);
-every process draws the same shuffling and augmentation for the global batch and takes its slice, and
-only rank 0 evaluates, prints and writes.
+``train(config)`` runs a new run; ``resume(path)`` continues an unfinished one from its checkpoint - from
+the epoch's end or from inside an epoch - and ends with the same weights as an uninterrupted run (on the
+CPU). A run holds its output's lock (:class:`xaicnn._io.OutputLock`) for its whole life, so a second
+writer is refused. Ctrl-C or SIGTERM finishes the current step, saves exactly there and stops
+(:mod:`.interrupt`). A loss that turns non-finite or explodes marks the run ``diverged``.
+
+Under ``torchrun --nproc-per-node N -m xaicnn train ...`` the same loop runs as DistributedDataParallel
+(gloo on the CPU, nccl on GPUs); every process draws the same shuffling and augmentation for the global
+batch and takes its slice, and only rank 0 evaluates, prints, locks and writes.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
@@ -23,93 +29,36 @@ import torch.nn.functional as F
 
 from .. import data as datasets
 from .. import models
-from ..errors import UserError
+from .._io import OutputLock, check_room, check_writable
+from ..errors import Interrupted, Terminated, UserError
+from .allocator import keep_freed_memory_for_reuse
 from .checkpoint import (STATUS_BUDGET, STATUS_COMPLETE, STATUS_DIVERGED, STATUS_RUNNING, checkpoint_dir,
                          read_checkpoint, save_checkpoint)
 from .config import TrainConfig
+from .device import Distributed, use_bf16
+from .evaluation import classification_scores, predict
 from .gradient_flow import GradientFlowRecorder
+from .interrupt import GracefulStop
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("none", "cosine", "onecycle")
+EXPLODED = 1000  # a step's loss this many times the run's first one: diverged (cross-entropy starts near ln K)
+FAR_ABOVE_CHANCE = 10  # an epoch's mean training loss this many times ln K: diverged (chance level is ln K)
 
 
 class TrainingDiverged(UserError):
     exit_code = 1
 
 
-# ----------------------------------------------------------------------------------------------------
-# set-up helpers
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {name} was asked for but no CUDA GPU is available; use --device cpu or auto.")
-    if not (name == "cpu" or name.startswith("cuda")):
-        raise UserError(f"--device must be auto, cpu, cuda or cuda:N; got {name!r}.")
-    return torch.device(name)
-
-
-def cpu_has_native_bf16() -> bool:
-    """True when the CPU computes bfloat16 in hardware (AVX512-BF16 or AMX): there bf16 autocast roughly doubles
-    training throughput (docs/performance.md); elsewhere it is emulated and slower than fp32."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def use_bf16(precision: str, device: torch.device) -> bool:
-    """Whether to train under bf16 autocast: ``auto`` picks it where the hardware makes it faster."""
-    if precision not in ("auto", "fp32", "bf16"):
-        raise UserError(f"--precision must be auto, fp32 or bf16; got {precision!r}.")
-    if precision == "auto":
-        return torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_native_bf16()
-    return precision == "bf16"
-
-
-# glibc mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
-_allocator_tuned = False
-
-
-def keep_freed_memory_for_reuse() -> bool:
-    """Stop glibc from handing activation-sized buffers back to the kernel after every step.
-
-    Each training step frees and re-allocates the same tens of megabytes of activations. By default glibc
-    serves blocks this large with a fresh ``mmap`` and unmaps them on free, so every step page-faults its
-    activations in again: on this project's 2-core machine that was about 20% of the time spent in the
-    kernel and bottleneck_alpha trained about 20% slower (docs/performance.md). Raising the mmap and trim
-    thresholds keeps the memory in the heap for the next step (up to glibc's 32 MiB limit per block).
-    Process-wide and idempotent; a no-op (False) away from glibc.
-    """
-    global _allocator_tuned
-    if _allocator_tuned:
-        return True
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        _allocator_tuned = bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
-                                and libc.mallopt(_M_TOP_PAD, 64 << 20))
-    except (OSError, AttributeError):
-        return False
-    return _allocator_tuned
-
-
 def validate(config: TrainConfig) -> None:
     checks = [
         (config.epochs >= 1, f"--epochs must be at least 1; got {config.epochs}."),
         (config.batch_size >= 2, f"--batch-size must be at least 2; got {config.batch_size}."),
-        (config.lr > 0, f"--lr must be positive; got {config.lr}."),
+        (config.lr > 0 and math.isfinite(config.lr), f"--lr must be a positive number; got {config.lr}."),
         (config.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}; got {config.optimizer!r}."),
         (config.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}; got {config.schedule!r}."),
         (config.time_budget is None or config.time_budget > 0, f"--time-budget must be positive minutes; got {config.time_budget}."),
+        (config.save_every > 0, f"--save-every must be positive minutes; got {config.save_every}."),
         (config.train_size is None or config.train_size >= 2, f"--train-size must be at least 2; got {config.train_size}."),
         (config.val_size is None or config.val_size >= 1, f"--val-size must be at least 1; got {config.val_size}."),
         (config.image_size is None or config.image_size >= 1, f"--image-size must be positive; got {config.image_size}."),
@@ -129,53 +78,6 @@ def default_out(arch: str) -> Path:
     return checkpoint_dir() / f"{arch}.pt"
 
 
-class _Dist:
-    """Process-group facts (a single process when not started by torchrun)."""
-
-    def __init__(self, device_name: str):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        self.device = resolve_device(device_name)
-        if self.world > 1:
-            import torch.distributed as dist
-
-            if self.device.type == "cuda":
-                self.device = torch.device("cuda", self.local_rank)
-                torch.cuda.set_device(self.device)
-            if not dist.is_initialized():
-                dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def any(self, flag: bool) -> bool:
-        """True on every process if ``flag`` is true on any (one tiny all-reduce; free when alone)."""
-        if self.world == 1:
-            return flag
-        import torch.distributed as dist
-
-        t = torch.tensor([float(flag)], device=self.device if self.device.type == "cuda" else "cpu")
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item())
-
-    def sum(self, values: list[float]) -> list[float]:
-        if self.world == 1:
-            return values
-        import torch.distributed as dist
-
-        t = torch.tensor(values, dtype=torch.float64, device=self.device if self.device.type == "cuda" else "cpu")
-        dist.all_reduce(t)
-        return t.tolist()
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-
-
 def _versions() -> dict:
     import torchvision
 
@@ -185,39 +87,14 @@ def _versions() -> dict:
             "python": platform.python_version()}
 
 
-# ----------------------------------------------------------------------------------------------------
-# evaluation
-
-
-@torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, normalize: Callable, *, batch_size: int = 256,
-            device: torch.device | None = None, bf16: bool = False, channels_last: bool = False) -> torch.Tensor:
-    """Logits [N, K] (float32, on the CPU) of ``model`` for uint8 ``images`` [N, C, H, W]."""
-    device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    out = []
-    try:
-        for i in range(0, len(images), batch_size):
-            x = normalize(images[i:i + batch_size].to(device, non_blocking=True))
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                out.append(model(x).float().cpu())
-    finally:
-        model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0)
-
-
-def classification_scores(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict:
-    """Loss, accuracy and macro precision/recall/F1 (scikit-learn) of logits against labels."""
-    from sklearn.metrics import precision_recall_fscore_support
-
-    preds = logits.argmax(1)
-    precision, recall, f1, _ = precision_recall_fscore_support(labels.numpy(), preds.numpy(), labels=list(range(num_classes)),
-                                                               average="macro", zero_division=0)
-    return {"val_loss": F.cross_entropy(logits, labels).item(), "val_acc": (preds == labels).float().mean().item(),
-            "precision": float(precision), "recall": float(recall), "f1": float(f1)}
+def _output(out: Path) -> contextlib.AbstractContextManager:
+    """Prove ``out``'s folder writable and take its lock (rank 0 only: the other ranks never write)."""
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; pass a checkpoint file path such as {out / 'run.pt'}.")
+    if int(os.environ.get("RANK", "0")) != 0:
+        return contextlib.nullcontext()
+    check_writable(out.parent, what="the checkpoint's folder")
+    return OutputLock(out)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -228,47 +105,77 @@ def train(config: TrainConfig, *, overwrite: bool = False, progress: bool = True
           on_epoch_end: Callable[[int], None] | None = None) -> Path:
     """Train a new run as configured; returns the checkpoint path.
 
-    Refuses (one sentence) to overwrite a finished run unless ``overwrite``, and to start over an
-    unfinished one (use :func:`resume`). ``on_epoch_end(epoch)`` is called after each checkpoint.
+    Refuses (one sentence) to overwrite a finished run unless ``overwrite``, to start over an unfinished
+    one (use :func:`resume`), and to write where another process is writing. ``on_epoch_end(epoch)`` is
+    called after each epoch's checkpoint.
     """
     validate(config)
     out = Path(config.out) if config.out else default_out(config.arch)
-    if out.exists() and not overwrite:
-        state = read_checkpoint(out)
-        meta = state["meta"]
-        if meta.get("status") == STATUS_RUNNING:
-            raise UserError(f"{out} holds an unfinished run (epoch {meta.get('epochs_done', 0)} of "
-                            f"{meta['config']['epochs']}); pass --resume to continue it, or --overwrite to start again.")
-        raise UserError(f"{out} already holds a finished run ({meta.get('status')}); pass --out to write elsewhere "
-                        f"or --overwrite to replace it.")
-    return _Training(replace(config, out=str(out)), None, progress, log, on_epoch_end).run()
+    with _output(out):
+        if out.exists() and not overwrite:
+            meta = read_checkpoint(out)["meta"]
+            if meta.get("status") == STATUS_RUNNING:
+                raise UserError(f"{out} holds an unfinished run (epoch {meta.get('epochs_done', 0)} of "
+                                f"{meta['config']['epochs']}); pass --resume to continue it, or --overwrite to start again.")
+            raise UserError(f"{out} already holds a finished run ({meta.get('status')}); pass --out to write elsewhere "
+                            f"or --overwrite to replace it.")
+        return _Training(replace(config, out=str(out)), None, progress, log, on_epoch_end).run()
 
 
 def resume(path: str | Path, *, progress: bool = True, log: Callable = print, on_epoch_end=None, **overrides) -> Path:
     """Continue the run in checkpoint ``path`` with its own configuration (``epochs``, ``time_budget``,
-    ``device`` and ``threads`` may be overridden; more epochs extend a finished run)."""
-    state = read_checkpoint(path)
-    allowed = {"epochs", "time_budget", "device", "threads"}
+    ``device``, ``threads`` and ``save_every`` may be overridden; more epochs extend a finished run)."""
+    allowed = {"epochs", "time_budget", "device", "threads", "save_every"}
     if set(overrides) - allowed:
         raise UserError(f"--resume continues a run with its own settings; only {', '.join(sorted(allowed))} can change "
                         f"(got {', '.join(sorted(set(overrides) - allowed))}).")
-    config = replace(TrainConfig.from_dict(state["meta"]["config"]), out=str(path),
-                     **{k: v for k, v in overrides.items() if v is not None})
-    validate(config)
-    meta = state["meta"]
-    if meta["status"] == STATUS_DIVERGED:
-        raise UserError(f"{path} diverged ({meta.get('status_detail')}); start again with a lower --lr and --overwrite.")
-    if meta["epochs_done"] >= config.epochs and meta["status"] == STATUS_COMPLETE:
-        raise UserError(f"{path} is already complete ({meta['epochs_done']} epochs); pass a larger --epochs to extend it.")
-    return _Training(config, state, progress, log, on_epoch_end).run()
+    from .checkpoint import resolve_checkpoint
+
+    path = resolve_checkpoint(path)
+    with _output(path):
+        state = read_checkpoint(path)  # read under the lock: what a writer that just finished left
+        config = replace(TrainConfig.from_dict(state["meta"]["config"]), out=str(path),
+                         **{k: v for k, v in overrides.items() if v is not None})
+        validate(config)
+        meta = state["meta"]
+        if meta["status"] == STATUS_DIVERGED:
+            raise UserError(f"{path} diverged ({meta.get('status_detail')}); start again with a lower --lr and --overwrite.")
+        if meta["epochs_done"] >= config.epochs and meta["status"] == STATUS_COMPLETE:
+            raise UserError(f"{path} is already complete ({meta['epochs_done']} epochs); pass a larger --epochs to extend it.")
+        return _Training(config, state, progress, log, on_epoch_end).run()
+
+
+class _EpochTotals:
+    """What an epoch accumulates over its steps (on the device: no host sync per step)."""
+
+    def __init__(self, device: torch.device, position: dict | None = None):
+        position = position or {}
+        self.loss_sum = torch.tensor(position.get("loss_sum", 0.0), device=device)
+        self.correct = torch.tensor(position.get("correct", 0), device=device, dtype=torch.long)
+        self.seen = position.get("seen", 0)
+        self.seconds_before = position.get("train_seconds", 0.0)  # training time before a mid-epoch resume
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        self.loss_sum += loss.detach() * len(y)
+        self.correct += (logits.argmax(1) == y).sum()
+        self.seen += len(y)
+
+    def position(self, epoch: int, step: int, train_seconds: float) -> dict:
+        """The place inside an epoch that a mid-epoch checkpoint records (steps done, running totals)."""
+        return {"epoch": epoch, "step": step, "loss_sum": self.loss_sum.item(), "correct": int(self.correct.item()),
+                "seen": self.seen, "train_seconds": train_seconds}
 
 
 class _Training:
     def __init__(self, config: TrainConfig, state: dict | None, progress: bool, log: Callable, on_epoch_end):
         self.config, self.state, self.log, self.on_epoch_end = config, state, log, on_epoch_end
-        self.dist = _Dist(config.device)
+        self.dist = Distributed(config.device)
         self.progress = progress and self.dist.main
         self.out = Path(config.out)
+        self.position: dict | None = None  # where a mid-epoch checkpoint left off (resume)
+        self.stop = GracefulStop(enabled=False)
+        # what the checkpoint on disk holds: any state of this run, and where (for the stop and divergence messages)
+        self.saved, self.saved_position, self.saved_epochs = state is not None, None, 0
 
     # -- set-up ------------------------------------------------------------------------------------
     def _setup(self) -> None:
@@ -323,22 +230,7 @@ class _Training:
             from torch.nn.parallel import DistributedDataParallel
 
             self.net = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        decay = c.weight_decay
-        if c.optimizer == "adam":
-            self.optimizer = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=decay) if decay else \
-                torch.optim.Adam(model.parameters(), lr=c.lr)
-        else:
-            self.optimizer = torch.optim.SGD(model.parameters(), lr=c.lr, momentum=0.9, nesterov=True, weight_decay=decay)
-        self.steps_per_epoch = self._steps_per_epoch(len(self.train_data))
-        total = c.epochs * self.steps_per_epoch
-        if c.schedule == "cosine":
-            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=total)
-        elif c.schedule == "onecycle" and total >= 2:
-            # a quarter of the steps warming up, but at least one step in each phase (OneCycleLR divides by them)
-            self.scheduler = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=c.lr, total_steps=total,
-                                                                 pct_start=max(0.25, 1.5 / total))
-        else:
-            self.scheduler = None
+        self._make_optimizer()
         self.recorder = GradientFlowRecorder(model, c.grad_flow_every) if c.grad_flow else None
         self.g_shuffle = torch.Generator().manual_seed(c.seed)
         self.g_augment = torch.Generator().manual_seed(c.seed + 1)
@@ -352,13 +244,31 @@ class _Training:
             "classes": list(self.train_data.classes), "mean": list(self.mean), "std": list(self.std),
             "train_images": len(self.train_data), "val_images": len(self.val_data), "config": c.to_dict(),
             "seed": c.seed, "params": n_params, "flops": report.flops, "macs": report.macs,
-            "status": STATUS_RUNNING, "status_detail": "", "epochs_done": 0, "wall_time": 0.0,
+            "status": STATUS_RUNNING, "status_detail": "", "epochs_done": 0, "wall_time": 0.0, "first_loss": None,
             "created": now, "updated": now, "versions": _versions(), "device": str(self.device),
             "world_size": dist.world, "precision": "bf16" if self.bf16 else "fp32", "augment": self.augment.describe(),
         }
         self.history: list[dict] = []
         if self.state is not None:
             self._restore(self.state)
+
+    def _make_optimizer(self) -> None:
+        c, params = self.config, self.model.parameters()
+        if c.optimizer == "adam":
+            self.optimizer = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay) if c.weight_decay else \
+                torch.optim.Adam(params, lr=c.lr)
+        else:
+            self.optimizer = torch.optim.SGD(params, lr=c.lr, momentum=0.9, nesterov=True, weight_decay=c.weight_decay)
+        self.steps_per_epoch = self._steps_per_epoch(len(self.train_data))
+        total = c.epochs * self.steps_per_epoch
+        if c.schedule == "cosine":
+            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=total)
+        elif c.schedule == "onecycle" and total >= 2:
+            # a quarter of the steps warming up, but at least one step in each phase (OneCycleLR divides by them)
+            self.scheduler = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=c.lr, total_steps=total,
+                                                                 pct_start=max(0.25, 1.5 / total))
+        else:
+            self.scheduler = None
 
     def _steps_per_epoch(self, n: int) -> int:
         steps = math.ceil(n / self.config.batch_size)
@@ -383,7 +293,7 @@ class _Training:
             self.scheduler.load_state_dict(sched)
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
-        self.g_shuffle.set_state(rng["shuffle"])
+        self.g_shuffle.set_state(rng["shuffle"])  # a mid-epoch checkpoint keeps the state before the epoch's shuffle
         self.g_augment.set_state(rng["augment"])
         if rng.get("cuda") is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state(rng["cuda"], self.device)
@@ -394,141 +304,234 @@ class _Training:
             self.history.pop()
             if self.recorder is not None and self.recorder.epochs:
                 self.recorder.epochs.pop()
-        keep = ("created", "wall_time", "epochs_done")
-        self.meta.update({k: old[k] for k in keep})
+        self.position = state.get("position")
+        self.meta.update({k: old[k] for k in ("created", "wall_time", "epochs_done") if k in old})
+        self.saved_position, self.saved_epochs = self.position, self.meta["epochs_done"]
+        self.meta["first_loss"] = old.get("first_loss")
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> Path:
-        self._setup()
-        c, dist = self.config, self.dist
+        try:
+            self._setup()
+        except KeyboardInterrupt as err:
+            raise Interrupted("stopped before the first training step (while loading data and building the model); "
+                              "nothing was saved.", terminated=isinstance(err, Terminated)) from None
+        c = self.config
         if self.dist.main:
+            check_room(self.out.parent, self._checkpoint_bytes(), what="a checkpoint of this run")
             self.log(f"training {c.arch} on {self.dataset} ({len(self.train_data):,} train / {len(self.val_data):,} val, "
                      f"{'x'.join(map(str, (self.meta['in_channels'], *self.image_size)))}), {self.meta['params']:,} params, "
                      f"{self.device}{' bf16' if self.bf16 else ''}, {self.augment.describe()}")
-        start_epoch = self.meta["epochs_done"]
         budget = c.time_budget * 60 if c.time_budget else None
-        for epoch in range(start_epoch, c.epochs):
-            stopped = self._epoch(epoch, budget)
-            self.meta["epochs_done"] = epoch + 1 if stopped is None else epoch
-            if stopped == "budget":
-                self.meta["status"], self.meta["status_detail"] = STATUS_BUDGET, \
-                    f"time budget of {c.time_budget:g} min reached during epoch {epoch + 1}"
-            elif epoch + 1 == c.epochs:
-                self.meta["status"], self.meta["status_detail"] = STATUS_COMPLETE, ""
-            self._save()
-            if self.on_epoch_end is not None:
-                self.on_epoch_end(epoch + 1)
-            if stopped == "budget":
-                break
-        dist.barrier()
-        if dist.main:
+        self.last_save = time.perf_counter()
+        self.stop = GracefulStop(enabled=self.dist.world == 1)
+        try:
+            with self.stop:
+                for epoch in range(self.meta["epochs_done"], c.epochs):
+                    stopped = self._epoch(epoch, budget)
+                    if stopped == "interrupt":
+                        raise self._interrupted("saved")
+                    self._end_epoch(epoch, stopped)
+                    if stopped == "budget":
+                        break
+                    if self.stop.requested:  # the signal came during validation or the save
+                        raise self._interrupted("saved")
+        except KeyboardInterrupt as err:  # a second signal: stopped mid-step, the last checkpoint is what is kept
+            self.stop.terminated = isinstance(err, Terminated)
+            raise self._interrupted("kept") from None
+        self.dist.barrier()
+        if self.dist.main:
             last = self.history[-1] if self.history else {}
             self.log(f"{self.meta['status']}: {self.meta['epochs_done']} epochs in {self.meta['wall_time']:.0f}s, "
                      f"val acc {last.get('val_acc', float('nan')):.4f}, macro F1 {last.get('f1', float('nan')):.4f} -> {self.out}")
         return self.out
 
-    def _epoch(self, epoch: int, budget: float | None) -> str | None:
-        """One epoch; returns None, 'budget' (stopped early, partial epoch recorded) or raises on divergence."""
-        c, dist = self.config, self.dist
-        n, bs = len(self.train_labels), c.batch_size
-        perm = torch.randperm(n, generator=self.g_shuffle).to(self.device)
-        self.net.train()
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device, dtype=torch.long)
-        seen = 0
-        bar = None
-        if self.progress:
-            from tqdm.auto import tqdm
+    def _end_epoch(self, epoch: int, stopped: str | None) -> None:
+        c = self.config
+        self.meta["epochs_done"] = epoch + 1 if stopped is None else epoch
+        if stopped == "budget":
+            self.meta["status"], self.meta["status_detail"] = STATUS_BUDGET, \
+                f"time budget of {c.time_budget:g} min reached during epoch {epoch + 1}"
+        elif epoch + 1 == c.epochs:
+            self.meta["status"], self.meta["status_detail"] = STATUS_COMPLETE, ""
+        chance = math.log(self.meta["num_classes"])
+        loss = self.history[-1]["train_loss"]
+        if loss > FAR_ABOVE_CHANCE * chance:
+            self._diverged(f"epoch {epoch + 1}'s mean training loss was {loss:.4g}, over {FAR_ABOVE_CHANCE}x the "
+                           f"chance level ln {self.meta['num_classes']} = {chance:.2f}", keep_current=True)
+        self._save()
+        if self.on_epoch_end is not None:
+            self.on_epoch_end(epoch + 1)
 
-            bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{c.epochs}", unit="step", leave=False,
-                       dynamic_ncols=True)
+    def _epoch(self, epoch: int, budget: float | None) -> str | None:
+        """One epoch (from a mid-epoch checkpoint's step on a resume); returns None, 'budget' (stopped early,
+        partial epoch recorded) or 'interrupt' (saved where it stopped); raises on divergence."""
+        c, dist = self.config, self.dist
+        position, self.position = self.position, None
+        shuffle_state = self.g_shuffle.get_state()
+        perm = torch.randperm(len(self.train_labels), generator=self.g_shuffle).to(self.device)
+        self.net.train()
+        totals = _EpochTotals(self.device, position)
+        first = position["step"] if position else 0
+        seen_before = totals.seen
+        bar = self._progress_bar(epoch, first)
         start = time.perf_counter()
         stopped = None
-        for step in range(self.steps_per_epoch):
-            idx = perm[step * bs: (step + 1) * bs if step + 1 < self.steps_per_epoch else n]
-            params = self.augment.draw(len(idx), self.g_augment) if self.augment.preset != "none" else None
-            if dist.world > 1:
-                idx = idx[dist.rank::dist.world]
-                params = {k: v[dist.rank::dist.world] for k, v in params.items()} if params else None
-            x = self.augment.apply(self.train_images[idx], params)
-            x = datasets.normalize(x, self._mean, self._std)
-            if self.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            y = self.train_labels[idx]
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                logits = self.net(x)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=c.label_smoothing)
-            loss_value = loss.item()
-            if dist.any(not math.isfinite(loss_value)):
-                self._diverged(epoch, step, loss_value)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.recorder is not None:
-                self.recorder.update()
-            self.optimizer.step()
-            if self.scheduler is not None:
-                self.scheduler.step()
-            loss_sum += loss.detach() * len(y)
-            correct += (logits.argmax(1) == y).sum()
-            seen += len(y)
+        for step in range(first, self.steps_per_epoch):
+            logits, y, loss_value = self._step(perm, step, totals)
+            if dist.any(not math.isfinite(loss_value) or loss_value > EXPLODED * max(self.meta["first_loss"], 0.1)):
+                self._diverged(f"the loss became {loss_value:.4g} at epoch {epoch + 1}, step {step + 1} (it started "
+                               f"at {self.meta['first_loss']:.4g})")
+            train_seconds = totals.seconds_before + time.perf_counter() - start
             if bar is not None:
-                elapsed = time.perf_counter() - start
                 bar.update(1)
                 if step % 5 == 0 or step + 1 == self.steps_per_epoch:
-                    bar.set_postfix(loss=f"{loss_value:.3f}", acc=f"{correct.item() / seen:.3f}",
-                                    img_s=f"{seen * dist.world / max(elapsed, 1e-9):.0f}")
-            if budget is not None and dist.any(self.meta["wall_time"] + time.perf_counter() - start >= budget):
+                    rate = (totals.seen - seen_before) * dist.world / max(time.perf_counter() - start, 1e-9)
+                    bar.set_postfix(loss=f"{loss_value:.3f}", acc=f"{totals.correct.item() / totals.seen:.3f}",
+                                    img_s=f"{rate:.0f}")
+            if step + 1 < self.steps_per_epoch and (self.stop.requested or
+                                                    time.perf_counter() - self.last_save >= c.save_every * 60):
+                self._save(position=totals.position(epoch, step + 1, train_seconds), shuffle_state=shuffle_state)
+                if self.stop.requested:
+                    stopped = "interrupt"
+                    break
+            if budget is not None and dist.any(self.meta["wall_time"] + train_seconds >= budget):
                 stopped = "budget"
                 break
-        train_seconds = time.perf_counter() - start
         if bar is not None:
             bar.close()
-        totals = dist.sum([loss_sum.item(), float(correct.item()), float(seen)])
+        if stopped == "interrupt":
+            return stopped
+        self._record_epoch(epoch, totals, totals.seconds_before + time.perf_counter() - start, step + 1, stopped)
+        return stopped
+
+    def _step(self, perm: torch.Tensor, step: int, totals: _EpochTotals):
+        """One optimiser step on the ``step``-th batch of ``perm``; returns (logits, labels, loss as a float)."""
+        c, dist = self.config, self.dist
+        n, bs = len(self.train_labels), c.batch_size
+        idx = perm[step * bs: (step + 1) * bs if step + 1 < self.steps_per_epoch else n]
+        params = self.augment.draw(len(idx), self.g_augment) if self.augment.preset != "none" else None
+        if dist.world > 1:
+            idx = idx[dist.rank::dist.world]
+            params = {k: v[dist.rank::dist.world] for k, v in params.items()} if params else None
+        x = datasets.normalize(self.augment.apply(self.train_images[idx], params), self._mean, self._std)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = self.train_labels[idx]
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits = self.net(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=c.label_smoothing)
+        loss_value = loss.item()
+        if self.meta["first_loss"] is None and math.isfinite(loss_value):
+            self.meta["first_loss"] = loss_value
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.recorder is not None:
+            self.recorder.update()
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        totals.add(loss, logits, y)
+        return logits, y, loss_value
+
+    def _progress_bar(self, epoch: int, first_step: int):
+        if not self.progress:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.steps_per_epoch, initial=first_step, desc=f"epoch {epoch + 1}/{self.config.epochs}",
+                    unit="step", leave=False, dynamic_ncols=True)
+
+    def _record_epoch(self, epoch: int, totals: _EpochTotals, train_seconds: float, steps: int, stopped) -> None:
+        """Close the epoch: totals across processes, validation (rank 0), one history record."""
+        dist = self.dist
+        validation_start = time.perf_counter()
+        loss_sum, correct, seen = dist.sum([totals.loss_sum.item(), float(totals.correct.item()), float(totals.seen)])
         if self.recorder is not None:
             self.recorder.end_epoch()
-        record = {"epoch": epoch + 1, "train_loss": totals[0] / totals[2], "train_acc": totals[1] / totals[2]}
+        record = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen}
         if dist.main:
             # validation in fp32, so the recorded metrics are what anyone loading the checkpoint measures
             logits = predict(self.model, self.val_data.images, self._normalize, device=self.device,
                              channels_last=self.channels_last)
             record.update(classification_scores(logits, self.val_data.labels, len(self.val_data.classes)))
-        seconds = time.perf_counter() - start
-        record.update({"seconds": seconds, "train_seconds": train_seconds,
-                       "images_per_s": totals[2] / max(train_seconds, 1e-9),
-                       "lr": self.optimizer.param_groups[0]["lr"], "steps": step + 1})
+        seconds = train_seconds + time.perf_counter() - validation_start
+        record.update({"seconds": seconds, "train_seconds": train_seconds, "images_per_s": seen / max(train_seconds, 1e-9),
+                       "lr": self.optimizer.param_groups[0]["lr"], "steps": steps})
         if stopped:
             record["partial"] = True
         self.history.append(record)
         self.meta["wall_time"] += seconds
         if self.progress:
-            self.log(f"epoch {epoch + 1}/{c.epochs}: loss {record['train_loss']:.4f} acc {record['train_acc']:.4f} | "
+            self.log(f"epoch {epoch + 1}/{self.config.epochs}: loss {record['train_loss']:.4f} acc {record['train_acc']:.4f} | "
                      f"val loss {record.get('val_loss', float('nan')):.4f} acc {record.get('val_acc', float('nan')):.4f} "
                      f"F1 {record.get('f1', float('nan')):.4f} | {seconds:.1f}s, {record['images_per_s']:.0f} img/s")
-        return stopped
 
     def _normalize(self, images: torch.Tensor) -> torch.Tensor:
         return datasets.normalize(images, self._mean, self._std)
 
-    def _diverged(self, epoch: int, step: int, value: float) -> None:
-        detail = f"the loss became {value} at epoch {epoch + 1}, step {step + 1}"
+    # -- endings -----------------------------------------------------------------------------------
+    def _where(self) -> str:
+        """Where the checkpoint on disk stands, in words."""
+        if self.saved_position:
+            p = self.saved_position
+            return f"epoch {p['epoch'] + 1}, step {p['step']} of {self.steps_per_epoch}"
+        return f"the end of epoch {self.saved_epochs}"
+
+    def _interrupted(self, how: str) -> Interrupted:
+        """The sentence for a stop by signal: ``how`` is "saved" (saved where it stopped) or "kept" (a second
+        signal stopped it mid-step: the last checkpoint is what remains)."""
+        terminated = self.stop.terminated
+        if not self.saved:
+            return Interrupted(f"stopped mid-step before the first checkpoint; nothing was saved (a checkpoint is written "
+                               f"every {self.config.save_every:g} min and at each epoch's end).", terminated=terminated)
+        again = f"continue with 'xaicnn train --resume --out {self.out}'."
+        if how == "saved":
+            return Interrupted(f"saved the run at {self._where()} in {self.out}; {again}", terminated=terminated)
+        return Interrupted(f"stopped at once, mid-step; the last checkpoint ({self._where()}) is kept in {self.out}; "
+                           f"{again}", terminated=terminated)
+
+    def _diverged(self, detail: str, keep_current: bool = False) -> None:
+        """Mark the run diverged and stop (TrainingDiverged). The last good checkpoint keeps its weights and
+        only changes status; with none yet (or ``keep_current``, at an epoch's end), the current state is
+        saved marked diverged, so ``inspect`` and the app show what happened."""
         kept = ""
-        if self.dist.main and self.out.exists():
-            state = read_checkpoint(self.out)  # the last good epoch's weights stay; only the status changes
-            state["meta"].update(status=STATUS_DIVERGED, status_detail=detail)
-            save_checkpoint(self.out, {k: v for k, v in state.items() if k not in ("format", "format_version")})
-            kept = f"; the last good checkpoint (epoch {state['meta']['epochs_done']}) is kept at {self.out}"
+        self.meta.update(status=STATUS_DIVERGED, status_detail=detail)
+        if self.dist.main:
+            if not keep_current and self.saved:
+                state = read_checkpoint(self.out)
+                state["meta"].update(status=STATUS_DIVERGED, status_detail=detail)
+                save_checkpoint(self.out, {k: v for k, v in state.items() if k not in ("format", "format_version")})
+                kept = f"; the last good checkpoint ({self._where()}) is kept at {self.out}, marked diverged"
+            else:
+                self._save()
+                kept = f"; the run is saved at {self.out}, marked diverged"
         raise TrainingDiverged(f"Training diverged: {detail}{kept}; try a lower --lr.")
 
-    def _save(self) -> None:
+    # -- checkpoints -------------------------------------------------------------------------------
+    def _checkpoint_bytes(self) -> int:
+        """About how large a checkpoint of this run is: weights, optimiser state (Adam keeps two tensors per
+        weight, SGD one), plus a megabyte of history and metadata."""
+        weights = sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
+        return weights * (3 if self.config.optimizer == "adam" else 2) + (1 << 20)
+
+    def _save(self, position: dict | None = None, shuffle_state: torch.Tensor | None = None) -> None:
+        """Write the checkpoint: at an epoch's end, or inside one (``position``: the steps done and running
+        totals, with ``shuffle_state`` the shuffling generator before the epoch's permutation, so a resume
+        draws the same permutation and continues at the next step)."""
+        self.last_save = time.perf_counter()
         if not self.dist.main:
             return
         self.meta["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        rng = {"torch": torch.get_rng_state(), "shuffle": self.g_shuffle.get_state(), "augment": self.g_augment.get_state(),
+        rng = {"torch": torch.get_rng_state(),
+               "shuffle": shuffle_state if position is not None else self.g_shuffle.get_state(),
+               "augment": self.g_augment.get_state(),
                "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None}
         save_checkpoint(self.out, {
             "model": {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "rng": rng, "meta": self.meta, "history": self.history,
+            "rng": rng, "meta": self.meta, "history": self.history, "position": position,
             "gradient_flow": self.recorder.state_dict() if self.recorder is not None else None,
         })
+        self.saved, self.saved_position, self.saved_epochs = True, position, self.meta["epochs_done"]
