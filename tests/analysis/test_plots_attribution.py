@@ -114,6 +114,9 @@ def test_captions_never_overlap_and_maps_are_at_least_128_px(runs, details):
     c = comparison(runs=runs, n=3, names=names, classes=["automobile", "truck", "aeroplane", "frog"] * 3)
     fig, axes = plots.plot_attribution_grid(c, details=details)
     boxes = _text_boxes(fig)
+    texts = [text for text, _, _ in boxes]  # the captions checked below are all there: one per map, details if asked
+    assert sum(text.startswith("pred ") for text in texts) == 3 * runs, texts
+    assert sum(text.startswith("δ ") for text in texts) == (3 * runs if details else 0), texts
     for k, (a, box_a, _) in enumerate(boxes):
         for b, box_b, _ in boxes[k + 1:]:
             overlap_x = min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0)

@@ -12,6 +12,7 @@ def meta_model(name, c, size, k):
 def test_rows_partition_params_and_flops():
     for name, c, size, k in [("resnet18", 3, 32, 10), ("transformer_block", 1, 32, 10), ("inception_v1", 3, 32, 10)]:
         report = complexity(meta_model(name, c, size, k), (c, size, size))
+        assert report.params > 0 and report.flops > 0 and report.layers  # else the sums below hold for nothing
         assert sum(r.params for r in report.layers) == report.params
         assert sum(r.flops for r in report.layers) == report.flops
         assert report.flops == 2 * report.macs

@@ -70,8 +70,10 @@ def test_every_model_has_a_sanity_check_and_four_auc_means(drawn):
 def test_auc_means_are_the_means_of_the_figure_records(drawn):
     folder, out, _ = drawn
     images = json.loads((folder / "figures" / "attributions" / "attributions.json").read_text())["images"]
-    assert len(images) == out.data["attribution_checks"]["images"]
-    for label, entry in out.data["attribution_checks"]["models"].items():
+    assert len(images) == out.data["attribution_checks"]["images"] == OPTIONS["n"] > 0
+    models = out.data["attribution_checks"]["models"]
+    assert list(models) == [c.label for c in studies.get(NAME).conditions]
+    for label, entry in models.items():
         for key in AUCS:  # each model's numbers come from its own run (lowest seed) in the figure
             assert entry[key] == pytest.approx(np.mean([im["runs"][f"{label}-seed0"][key] for im in images]))
 

@@ -70,6 +70,7 @@ def test_gradient_claims_read_the_first_layer(smoke):
 def test_report_only_rewrites_from_the_runs(smoke, cli):
     folder, _ = smoke("vgg_kernel")
     before = {p: p.stat().st_mtime_ns for p in (folder / "runs").glob("*.pt")}
+    assert len(before) == 2 * len(studies.get("vgg_kernel").conditions)  # two smoke seeds per condition
     (folder / "report.md").unlink()
     for png in (folder / "figures").glob("*.png"):
         png.unlink()
@@ -143,7 +144,9 @@ def test_parallel_jobs_train_in_separate_processes(tmp_path):
     assert result.status == "complete" and result.record["jobs"] == 2
     from xaicnn.training import load_checkpoint
 
-    for path in result.runs_dir.glob("*.pt"):
+    paths = sorted(result.runs_dir.glob("*.pt"))
+    assert [p.stem for p in paths] == sorted(f"{c.label}-seed0" for c in spec.conditions)
+    for path in paths:
         assert load_checkpoint(path).meta["config"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
     # one run per condition: the claims are reported without a test, and the report says so
     measured = [c for c in result.claims if c["kind"] == "runs"]
@@ -229,7 +232,9 @@ def test_publish_copies_report_and_figures_without_checkpoints(smoke, tmp_path, 
     assert "| [mnist_blocks](mnist_blocks.md) | smoke |" in (docs / "README.md").read_text()
     text = md.read_text()
     assert "](mnist_blocks/figures/" in text and "](figures/" not in text
-    for link in (line.split("](")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")):
+    links = [line.split("](")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]
+    assert links and all(link.startswith("mnist_blocks/figures/") for link in links), links
+    for link in links:
         assert (docs / link).is_file(), link
     code, out, _ = cli("study", "mnist_blocks", "--report-only", "--out", folder, "--publish", tmp_path / "again")
     assert code == 0 and (tmp_path / "again" / "mnist_blocks.md").is_file()
