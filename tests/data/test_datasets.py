@@ -129,21 +129,3 @@ def test_imagefolder_rejects_non_images(tmp_path):
 def test_shared_mnist_slice():
     d = data.load("mnist", "val", data_dir=SHARED, size=100)
     assert len(d) == 100 and torch.bincount(d.labels).tolist() == [10] * 10
-
-
-def test_atomically_written_files_get_the_umasks_mode(tmp_path):
-    import os
-    import stat
-
-    from xaicnn.data._cache import atomic_write
-
-    old = os.umask(0o022)
-    try:
-        atomic_write(tmp_path / "a.bin", lambda f: f.write(b"x"))
-        os.umask(0o077)
-        atomic_write(tmp_path / "b.bin", lambda f: f.write(b"x"))
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE((tmp_path / "a.bin").stat().st_mode) == 0o644  # as any other file, not mkstemp's 0600
-    assert stat.S_IMODE((tmp_path / "b.bin").stat().st_mode) == 0o600
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

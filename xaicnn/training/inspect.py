@@ -14,7 +14,7 @@ def describe(path) -> dict:
     m = run.meta
     return {
         "path": str(run.path), "arch": m["arch"], "model_options": m.get("model_options", {}), "dataset": m["dataset"],
-        "status": m["status"], "status_detail": m.get("status_detail", ""), "params": m["params"], "flops": m["flops"],
+        "status": m["status"], "status_detail": m.get("status_detail", ""), "in_epoch": m.get("in_epoch"), "params": m["params"], "flops": m["flops"],
         "macs": m.get("macs"), "epochs": m["epochs_done"], "epochs_planned": m["config"]["epochs"], "seed": m["seed"],
         "input_size": list(run.input_size), "num_classes": m["num_classes"], "classes": m["classes"],
         "train_images": m.get("train_images"), "val_images": m.get("val_images"), "augment": m.get("augment"),
@@ -37,7 +37,7 @@ def format_description(doc: dict) -> str:
         f"{doc['path']}",
         f"  {doc['arch']} on {doc['dataset']} ({'x'.join(map(str, doc['input_size']))}, {doc['num_classes']} classes), "
         f"seed {doc['seed']}{', options ' + str(doc['model_options']) if doc['model_options'] else ''}",
-        f"  status: {doc['status']}{' - ' + doc['status_detail'] if doc['status_detail'] else ''}; "
+        f"  status: {doc['status']}{' - ' + doc['status_detail'] if doc['status_detail'] else ''}{_in_epoch(doc)}; "
         f"{doc['epochs']}/{doc['epochs_planned']} epochs in {doc['wall_time']:.0f}s on {doc['device']} ({doc['precision']})",
         f"  {doc['params']:,} parameters, {human(doc['flops'])} FLOPs per image; {doc['train_images']:,} train / "
         f"{doc['val_images']:,} val images; augment: {doc['augment']}",
@@ -71,3 +71,9 @@ def _timing(summary: dict) -> str:
     if summary["seconds_per_epoch"] is None:
         return "  seconds per epoch: -"
     return f"  {summary['seconds_per_epoch']:.2f} s per epoch ({summary['timing_note']})"
+
+
+def _in_epoch(doc: dict) -> str:
+    """Where a checkpoint saved inside an epoch (Ctrl-C, or a long epoch's periodic save) stands."""
+    p = doc.get("in_epoch")
+    return "" if not p else f" (saved inside epoch {p['epoch']} at step {p['step']} of {p['steps']}, {p['seconds']:.0f}s into it)"

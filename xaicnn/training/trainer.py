@@ -523,6 +523,9 @@ class _Training:
         if not self.dist.main:
             return
         self.meta["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.meta["in_epoch"] = None if position is None else {  # for inspect and the app: where inside the epoch
+            "epoch": position["epoch"] + 1, "step": position["step"], "steps": self.steps_per_epoch,
+            "seconds": position["train_seconds"]}
         rng = {"torch": torch.get_rng_state(),
                "shuffle": shuffle_state if position is not None else self.g_shuffle.get_state(),
                "augment": self.g_augment.get_state(),
