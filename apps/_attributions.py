@@ -20,7 +20,7 @@ import io
 import streamlit as st
 
 import _cached as cached
-from _pages import one_sentence, side_by_side
+from _pages import isolate, one_sentence, side_by_side
 from _uploads import IMAGE_TYPES, MAX_UPLOAD_MB, read_upload
 from xaicnn.errors import UserError
 
@@ -159,10 +159,13 @@ def page(entries):
             request.update(select=source, n=a.slider("Images", 1, 12, 4, key="attr_n"))
             if source == "random":
                 request["seed"] = int(b.number_input("Seed", 0, 10_000, 0, key="attr_seed"))
-    keys = tuple(cached.key(e) for e in entries)
+    with st.spinner(f"Attributing with {method} for {len(entries)} run(s)..."):
+        comparison, entries = isolate(entries, lambda runs: cached.attributions(
+            tuple(cached.key(e) for e in runs), **request), check=lambda e: cached.run(cached.key(e)))
+    if comparison is None:
+        return
+    keys = tuple(cached.key(e) for e in entries)  # the runs compared: a failing one is left out, named above
     with one_sentence():
-        with st.spinner(f"Attributing with {method} for {len(keys)} run(s)..."):
-            comparison = cached.attributions(keys, **request)
         drawn = _drawn_runs(comparison)
         per_map = st.toggle("Normalise each map on its own", value=False, key="attr_per_map",
                             help="Off: one colour scale for every map. On: each map stretched to its own range.")
@@ -324,7 +327,7 @@ def _sanity_panel(keys, comparison, request) -> None:
     if st.session_state.get("sanity_for") != marker:
         return
     for i, (column, r) in enumerate(side_by_side(comparison.runs)):
-        with column, one_sentence():
+        with column, one_sentence(run=r.name):
             with st.spinner(f"Randomising {r.name} layer by layer..."):
                 check = cached.sanity(keys, i, **request)
                 image = cached.sanity_png(keys, i, **request)

@@ -29,7 +29,7 @@ def page(entries):
                "cell, or pick a row of the confused pairs, to see its images below.")
     evaluations = {}
     for column, entry in side_by_side(entries):
-        with column, one_sentence():
+        with column, one_sentence(run=entry.name):
             st.markdown(f"**{entry.name}** ({entry.arch}, {entry.dataset})")
             k = cached.key(entry)
             with st.spinner(f"Evaluating {entry.name}..."):
@@ -57,8 +57,9 @@ def page(entries):
                     _pick(entry.name, index[p.true], index[p.predicted])
             else:
                 st.write("None: every image was classified correctly.")
-    _drilldown(entries, evaluations)
-    _disagreements(entries, evaluations)
+    evaluated = [e for e in entries if e.name in evaluations]  # a run that failed above has its sentence there
+    _drilldown(evaluated, evaluations)
+    _disagreements(evaluated, evaluations)
 
 
 def _same_data(entries, run: str) -> list:

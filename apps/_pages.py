@@ -3,12 +3,16 @@ Studies have modules of their own).
 
 Each page is a function of the selected :class:`~xaicnn.analysis.runs.RunEntry` list: widgets, a
 cached library call (``_cached``), render. Curves, Gradient flow and Complexity draw interactive
-Vega-Lite charts built by :mod:`xaicnn.charts` (one shared scale across the runs). A run whose analysis fails with a ``UserError`` gets its one sentence in place of its figures;
-the other runs still render.
+Vega-Lite charts built by :mod:`xaicnn.charts` (one shared scale across the runs).
+
+Every page isolates a failing run the same way (:func:`one_sentence`, :func:`isolate`): a run whose loading
+or analysis fails gets one sentence naming it in place of its figures, and is left out of what the runs share
+(a scale, a frame, a comparison); the other runs still render.
 """
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import streamlit as st
 
@@ -38,13 +42,86 @@ RUN_COLUMNS = {
 }
 
 
+def say(err: Exception, run: str | None = None, left_out: bool = False, where=st) -> None:
+    """Show ``err`` as one sentence (``st.error``), named after ``run`` when it is one run's failure.
+
+    Without ``run`` only a ``UserError`` is shown (bad input on the page); anything else is a bug and is
+    raised again with its traceback. With ``run``, any error is shown, since a checkpoint can be damaged in
+    ways no check foresees and one bad run must not blank the others (an unexpected error's traceback still
+    goes to the server log). ``left_out``: the run is dropped from a comparison of several runs.
+    """
+    if isinstance(err, UserError):
+        sentence = str(err)
+    elif run is None:
+        raise err
+    else:
+        logging.getLogger(__name__).error("run %s failed", run, exc_info=err)
+        detail = (str(err).strip().splitlines() or [""])[0][:160]
+        sentence = (f"it could not be analysed ({type(err).__name__}: {detail}); its checkpoint may be damaged: "
+                    f"check it with `xaicnn inspect`, or deselect it in the sidebar.")
+    where.error(sentence if run is None else f"**{run}**{' is left out' if left_out else ''}: {sentence}")
+
+
 @contextlib.contextmanager
-def one_sentence(where=st):
-    """Show a ``UserError`` as its one sentence (``st.error``) instead of a traceback."""
+def one_sentence(where=st, run: str | None = None, left_out: bool = False):
+    """Show a failure in the block as one sentence (:func:`say`) instead of a traceback; the rest of the block
+    is skipped and the page goes on. ``run``: the name of the run the block works on."""
     try:
         yield
-    except UserError as err:
-        where.error(str(err))
+    except Exception as err:
+        say(err, run, left_out, where)
+
+
+def _error_of(work) -> Exception | None:
+    try:
+        work()
+    except Exception as err:  # returned to the caller, which shows it or raises it again
+        return err
+    return None
+
+
+def each_run(entries, work) -> list:
+    """The ``entries`` for which ``work(entry)`` succeeds; each one that fails shows its sentence, named."""
+    passing = []
+    for entry in entries:
+        with one_sentence(run=entry.name, left_out=len(entries) > 1):
+            work(entry)
+            passing.append(entry)
+    return passing
+
+
+def isolate(entries, compare, check=None):
+    """``compare(runs)`` of several runs (a shared scale, a frame, one comparison) without the ones that fail.
+
+    ``check(entry)``, if given, is a cheap per-run step tried first (load the run, read its record). If the
+    joint call fails, each run is compared alone to find the culprits (a cost paid only on failure); each
+    failing run gets its sentence ("**run** is left out: ...") and the others are compared. When every run
+    fails alone, the request itself is at fault (an image index out of range): its sentence is shown once.
+    Returns ``(result, the runs compared)``, or ``(None, [])`` when nothing could be compared.
+    """
+    kept = each_run(entries, check) if check is not None else list(entries)
+    if not kept:
+        return None, []
+    result = []
+    joint_error = _error_of(lambda: result.append(compare(kept)))
+    if joint_error is None:
+        return result[0], kept
+    if len(kept) == 1:
+        say(joint_error, run=kept[0].name)
+        return None, []
+    errors = {e.name: _error_of(lambda: compare([e])) for e in kept}
+    failing = [e for e in kept if errors[e.name] is not None]
+    if not failing or (len(failing) == len(kept) and isinstance(joint_error, UserError)):
+        say(joint_error)  # the runs fail only together, or all alike: not one run's fault
+        return None, []
+    for e in failing:
+        say(errors[e.name], run=e.name, left_out=True)
+    passing = [e for e in kept if errors[e.name] is None]
+    if not passing:
+        return None, []
+    with one_sentence():
+        return compare(passing), passing
+    return None, []
 
 
 def side_by_side(entries):
@@ -86,10 +163,13 @@ def grouped_table(rows: list[dict]) -> list[dict]:
 def overview(entries):
     from xaicnn.analysis.runs import overview_rows
 
+    tables, entries = isolate(entries, lambda runs: (overview_rows(runs, group_seeds=False),
+                                                     overview_rows(runs, group_seeds=True)))
+    if tables is None:
+        return
+    rows, groups = tables
     st.subheader("Runs")
-    st.dataframe(overview_rows(entries, group_seeds=False), column_config=RUN_COLUMNS, hide_index=True,
-                 key="overview_table")
-    groups = overview_rows(entries, group_seeds=True)
+    st.dataframe(rows, column_config=RUN_COLUMNS, hide_index=True, key="overview_table")
     if any(g["n"] > 1 for g in groups):
         st.subheader("Repeated seeds")
         st.caption("Runs equal in everything but the seed, as mean ± sample standard deviation over n seeds.")
@@ -109,12 +189,13 @@ def curves(entries):
                f"are one line, their mean, with a band spanning {charts.BAND}. Hover for values; drag to pan, "
                f"scroll to zoom, double-click to reset; click a legend entry to highlight a run.")
     with st.spinner("Reading learning curves..."):
-        frame = cached.curves_frame(tuple(cached.key(e) for e in entries), tuple(e.name for e in entries),
-                                    tuple(e.condition for e in entries))
+        frame, entries = isolate(entries, lambda runs: cached.curves_frame(
+            tuple(cached.key(e) for e in runs), tuple(e.name for e in runs), tuple(e.condition for e in runs)),
+            check=lambda e: cached.run(cached.key(e)))
     waiting = [e.name for e in entries if not e.epochs]
     if waiting:
         st.info(f"No finished epoch yet, so no curve: {', '.join(waiting)}.")
-    if not frame.empty:
+    if frame is not None and not frame.empty:
         st.altair_chart(charts.curves_chart(frame, log_loss=scale == "log"), key="curves_chart")
 
 
@@ -133,15 +214,12 @@ def gradient_flow(entries):
                         help="Starts at the last epoch every selected run reached; a run that stopped before the "
                              "chosen epoch is listed, not drawn.")
     label = STAT_LABELS[stat]
-    readable = []
     with st.spinner("Reading gradient flow..."):
-        for entry in entries:
-            with one_sentence():
-                cached.flow(cached.key(entry), stat, level)
-                readable.append(entry)
-        if not readable:
-            return
-        frame = cached.flow_frame(tuple(cached.key(e) for e in readable), tuple(e.name for e in readable), stat, level)
+        frame, _ = isolate(entries, lambda runs: cached.flow_frame(
+            tuple(cached.key(e) for e in runs), tuple(e.name for e in runs), stat, level),
+            check=lambda e: cached.flow(cached.key(e), stat, level))
+    if frame is None:
+        return
     at, missing = charts.flow_at_epoch(frame, epoch)
     st.caption(f"The {label} of each layer (mean over the epoch's steps) in network order, every run on one "
                f"log axis. Vanishing gradients show as layers orders of magnitude below the rest. Hover for "
@@ -172,11 +250,12 @@ def complexity(entries):
                "against the best validation accuracy (axis fitted to the runs). The dashed staircase is the "
                "Pareto front of each dataset's runs: the best accuracy reached with at most that many "
                "parameters or FLOPs. Hover a point for its run; drag to pan, scroll to zoom.")
-    frame = charts.complexity_frame({"name": e.name, "arch": e.arch, "dataset": e.dataset, "params": e.params,
-                                     "flops": e.flops, "accuracy": e.best_val_acc} for e in entries)
-    if frame.empty:
+    frame, _ = isolate(entries, lambda runs: charts.complexity_frame(
+        {"name": e.name, "arch": e.arch, "dataset": e.dataset, "params": e.params, "flops": e.flops,
+         "accuracy": e.best_val_acc} for e in runs))
+    if frame is not None and frame.empty:
         st.info("None of the selected runs has a validation accuracy yet.")
-    else:
+    elif frame is not None:  # None: no run left to draw, each one's sentence is above
         st.altair_chart(charts.complexity_chart(frame), key="complexity_chart")
     st.markdown("**Per-layer tables** (output shape, parameters, FLOPs), two runs side by side")
     by_name = {e.name: e for e in entries}
@@ -184,9 +263,9 @@ def complexity(entries):
     for column, default, key in zip(st.columns(2), (0, min(1, len(names) - 1)), ("cx_left", "cx_right")):
         with column:
             entry = by_name[st.selectbox("Run", names, index=default, key=key)]
-            st.caption(f"{entry.arch} on {entry.dataset}: {entry.params or 0:,} parameters, "
-                       f"{human(entry.flops or 0)} FLOPs per image")
-            with one_sentence():
+            with one_sentence(run=entry.name):
+                st.caption(f"{entry.arch} on {entry.dataset}: {entry.params or 0:,} parameters, "
+                           f"{human(entry.flops or 0)} FLOPs per image")
                 st.dataframe(layer_table(cached.complexity(cached.key(entry))),
                              column_config={"params": RUN_COLUMNS["params"],
                                             "FLOPs": st.column_config.NumberColumn(format="compact")},

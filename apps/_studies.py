@@ -1,6 +1,7 @@
 """The Studies page: the study folders under a root (``studies/``, and ``docs/studies/`` when it holds any),
 each with its results table, the verdict on every claim, its figures and report, and a button that
-opens the study's runs in the sidebar.
+opens the study's runs in the sidebar. The root typed here is confined like the sidebar's folder
+(:func:`served_roots`), and a study's figures and report are shown only from inside those folders.
 """
 from __future__ import annotations
 
@@ -10,18 +11,40 @@ import streamlit as st
 
 import _cached as cached
 from _pages import one_sentence
+from xaicnn.errors import UserError
 
 DEFAULT_ROOT = "studies"
 DOCS_ROOT = "docs/studies"  # the reports shipped with the project
 HIDDEN_SUFFIXES = ("_n", "_ci_low", "_ci_high")  # the report has the intervals; the table stays readable
 
 
+def served_roots() -> list[Path]:
+    """The folders the app reads: the checkpoint folder and the two studies folders
+    (:func:`xaicnn.analysis.runs.allowed_roots`)."""
+    from xaicnn.analysis.runs import allowed_roots
+
+    return allowed_roots(DEFAULT_ROOT, DOCS_ROOT)
+
+
+def _served(path) -> bool:
+    from xaicnn.analysis.runs import confine
+
+    try:
+        confine(path, served_roots())
+        return True
+    except UserError:
+        return False
+
+
 def open_runs(runs_dir: str) -> None:
     """Button callback (runs before the next rerun draws the sidebar): point the sidebar at the study's runs,
     select them all and show the Overview."""
-    from xaicnn.analysis.runs import scan_runs
+    from xaicnn.analysis.runs import confine
 
-    names = [e.name for e in scan_runs(runs_dir) if e.ok]
+    try:  # the same cached scan the sidebar makes next
+        names = [e.name for e in cached.scan(str(confine(runs_dir, served_roots()))) if e.ok]
+    except UserError:
+        names = []  # outside the served folders: the sidebar says so
     back = {"folder": st.session_state.get("folder"), "selected": list(st.session_state.get("selected", [])),
             "study": st.session_state.get("study")}
     st.session_state.update(folder=runs_dir, opened_folder=runs_dir, selected=names, page="Overview",
@@ -55,15 +78,26 @@ def _study_folders(root: str) -> list[str]:
 def page(entries=(), compact: bool = False) -> None:
     """The page (it does not use the selected runs ``entries``). ``compact``: the empty-state variant, shown
     under the no-runs paragraph and silent when no study exists."""
+    from xaicnn.analysis.runs import confine, roots_text
+
     root = st.session_state.get("studies_root", DEFAULT_ROOT)
-    folders = _study_folders(root)
-    if compact and not folders:
+    refused = None
+    try:
+        confine(root, served_roots())
+        folders = _study_folders(root)
+    except UserError as err:
+        refused, folders = err, []
+    if compact and not folders and not refused:
         return
     if compact:
         st.subheader("Studies")
     root = st.text_input("Studies folder", value=DEFAULT_ROOT, key="studies_root",
                          help=f"Folders holding a study.json (written by 'xaicnn study'); {DOCS_ROOT}/ is always "
-                              f"listed too when it holds any.")
+                              f"listed too when it holds any. Only folders under "
+                              f"{roots_text(served_roots())} are read.")
+    if refused:
+        st.error(str(refused))
+        return
     if not folders:
         st.info(f"No studies under `{root}` or `{DOCS_ROOT}`. Run one with `xaicnn study vgg_kernel --preset quick` "
                 f"(minutes on a CPU); its folder appears here.")
@@ -87,12 +121,12 @@ def page(entries=(), compact: bool = False) -> None:
             st.dataframe(_condition_rows(result.table), hide_index=True)
         if result.reductions:
             st.caption("Reductions from the original settings: " + "; ".join(result.reductions) + ".")
-        figures = [f for f in result.figures if Path(f).is_file()]
+        figures = [f for f in result.figures if Path(f).is_file() and _served(f)]  # a record can name any path
         if figures:
             with st.expander(f"Figures ({len(figures)})", expanded=len(figures) <= 4):
                 for figure in figures:  # at their natural size, never stretched to the page (a 52-class
                     st.image(str(figure), caption=Path(figure).stem, width="content")  # matrix is large enough)
-        if Path(result.report_md).is_file():
+        if Path(result.report_md).is_file() and _served(result.report_md):
             with st.expander("The whole report (report.md)"):
                 st.markdown(Path(result.report_md).read_text())
 

@@ -1,9 +1,15 @@
 """xaicnn's comparison app: ``streamlit run apps/compare.py`` (``make demo`` opens it on a demo set).
 
-Sidebar: the checkpoint folder, the runs found there, the runs to compare. Pages: Overview, Curves,
-Gradient flow, Complexity, Confusion, Attributions, Studies - only the open page runs. A thin view:
-every number and figure comes from xaicnn's library functions (the ones the CLI calls), cached in
-``_cached``. The app reads checkpoints inside the chosen folder only.
+Sidebar: the checkpoint folder, the runs found there (a file that is not a checkpoint, or whose weights
+don't fit its architecture, listed as broken), the runs to compare. Pages: Overview, Curves, Gradient flow,
+Complexity, Confusion, Attributions, Studies - only the open page runs, and a run that fails on a page is
+named there and left out, never blanking the others. A thin view: every number and figure comes from
+xaicnn's library functions (the ones the CLI calls), cached in ``_cached``.
+
+The app serves one tree: it reads checkpoints and studies only under the checkpoint folder
+(``$XAICNN_CHECKPOINT_DIR``, else ``checkpoints/``) and the studies folders (``studies/``, ``docs/studies/``).
+A folder typed in the sidebar or on the Studies page that resolves outside them (``..`` and symlinks
+followed) is refused with one sentence, and nothing is read there.
 """
 import sys
 from pathlib import Path
@@ -19,6 +25,7 @@ import _cached as cached  # noqa: E402
 import _confusion  # noqa: E402
 import _pages as pages  # noqa: E402
 import _studies  # noqa: E402
+from xaicnn.analysis.runs import confine, roots_text  # noqa: E402
 from xaicnn.errors import UserError  # noqa: E402
 from xaicnn.training.checkpoint import checkpoint_dir  # noqa: E402
 
@@ -30,11 +37,14 @@ st.set_page_config(page_title="xaicnn - compare runs", page_icon=":material/comp
 # --- sidebar: folder and runs ---------------------------------------------------------------------------
 st.session_state.setdefault("folder", str(checkpoint_dir()))
 st.sidebar.title("xaicnn compare")
+served = _studies.served_roots()
 folder = st.sidebar.text_input("Checkpoint folder", key="folder",
-                               help="Every *.pt file under this folder is listed; "
-                                    "default: $XAICNN_CHECKPOINT_DIR, else checkpoints/.")
+                               help=f"Every *.pt file under this folder is listed; default: $XAICNN_CHECKPOINT_DIR, "
+                                    f"else checkpoints/. The app serves {roots_text(served)} and the folders under "
+                                    f"them, nothing else: to compare runs elsewhere, start it with "
+                                    f"XAICNN_CHECKPOINT_DIR set to their folder.")
 try:
-    entries = cached.scan(folder)
+    entries = cached.scan(str(confine(folder, served)))  # resolved: '..' and symlinks can't lead out
 except UserError as err:
     st.sidebar.error(str(err))
     entries = []

@@ -102,3 +102,90 @@ def test_the_complexity_scatter_places_every_run_with_numbers_and_skips_the_rest
         xy = [tuple(c.get_offsets()[0]) for c in ax.collections]
         assert xy == [(points[0][key], 0.9), (points[1][key], 0.95)]
         assert [t.get_text() for t in ax.texts] == ["small", "big"]
+
+
+# --- the app's fence: confine() and allowed_roots() ---
+
+
+def test_confine_keeps_folders_under_the_roots_and_refuses_the_rest(tmp_path):
+    from xaicnn.analysis.runs import confine
+
+    served, studies, outside = tmp_path / "ckpt", tmp_path / "studies", tmp_path / "outside"
+    for folder in (served / "demo", studies, outside, tmp_path / "ckpt-other"):
+        folder.mkdir(parents=True)
+    (served / "link").symlink_to(outside, target_is_directory=True)
+    roots = [served, studies]
+    assert confine(served, roots) == served.resolve()
+    assert confine(served / "demo", roots) == (served / "demo").resolve()
+    assert confine(served / "demo" / ".." / ".." / "studies", roots) == studies.resolve()
+    for escape in (outside, served / ".." / "outside", served / "link", tmp_path / "ckpt-other", "/etc"):
+        with pytest.raises(UserError) as err:  # '..', a symlink out, a name that merely starts like a root
+            confine(escape, roots)
+        assert str(err.value) == (f"{escape} is outside the folders this app serves ({served}/ and {studies}/); "
+                                  f"pick a folder under them, or start the app with "
+                                  f"XAICNN_CHECKPOINT_DIR={Path(escape).resolve()} to serve it.")
+
+
+def test_the_served_roots_are_the_checkpoint_folder_and_the_studies_folders(monkeypatch, tmp_path):
+    from xaicnn.analysis.runs import allowed_roots, roots_text
+
+    monkeypatch.delenv("XAICNN_CHECKPOINT_DIR", raising=False)
+    assert allowed_roots("studies", "docs/studies") == [Path("checkpoints"), Path("studies"), Path("docs/studies")]
+    assert roots_text(allowed_roots("studies", "docs/studies")) == "checkpoints/, studies/ and docs/studies/"
+    monkeypatch.setenv("XAICNN_CHECKPOINT_DIR", str(tmp_path))
+    assert allowed_roots() == [tmp_path] and roots_text([tmp_path]) == f"{tmp_path}/"
+
+
+# --- check_weights: the scan's (and load_checkpoint's) test that a file's weights fit its architecture ---
+
+
+@pytest.fixture(scope="module")
+def vgg_state(trained_runs):
+    import torch
+
+    return torch.load(trained_runs / "vgg_block.pt", map_location="cpu", weights_only=True)
+
+
+def _variant(state, **meta):
+    import copy
+
+    edited = copy.deepcopy({"meta": state["meta"], "model": state["model"]})
+    edited["meta"].update(meta)
+    return edited
+
+
+def test_weights_that_fit_pass_and_every_misfit_is_one_sentence(vgg_state):
+    import torch
+
+    from xaicnn.training._weights import check_weights
+
+    check_weights(vgg_state["meta"], vgg_state["model"], "v.pt")  # the trained run fits
+    first, weight = next(iter(vgg_state["model"].items()))
+    shape = tuple(weight.shape)
+    cases = []
+    wrong = _variant(vgg_state)
+    wrong["model"][first] = torch.zeros(shape[0] // 2, *shape[1:])
+    expected, got = "x".join(map(str, shape)), "x".join(map(str, (shape[0] // 2, *shape[1:])))
+    cases.append((wrong, f"v.pt's weights don't fit its architecture vgg_block ({first} is {got} in the file, "
+                         f"{expected} in the model); retrain the run, or check that the file was not edited."))
+    missing = _variant(vgg_state)
+    del missing["model"][first]
+    cases.append((missing, f"({first} is missing from the file)"))
+    extra = _variant(vgg_state)
+    extra["model"]["head.weight"] = torch.zeros(3)
+    cases.append((extra, "(the file has head.weight, which the model lacks)"))
+    cases.append((_variant(vgg_state, arch="no_such_arch"), "v.pt was trained with an architecture this xaicnn does "
+                                                            "not have ('no_such_arch'); upgrade xaicnn"))
+    cases.append((_variant(vgg_state, arch=7), "v.pt names its architecture 7, which is not a name"))
+    cases.append((_variant(vgg_state, image_size=None), "v.pt is missing part of its metadata (TypeError"))
+    no_meta = _variant(vgg_state)
+    no_meta["meta"] = None
+    cases.append((no_meta, "v.pt has no architecture in its metadata; it was not written by this xaicnn."))
+    no_weights = _variant(vgg_state)
+    no_weights["model"] = [1, 2]
+    cases.append((no_weights, "v.pt holds no weights; it was not written by 'xaicnn train'."))
+    for state, message in cases:
+        with pytest.raises(UserError) as err:
+            check_weights(state["meta"], state["model"], "v.pt")
+        assert message in str(err.value), (message, str(err.value))
+        assert str(err.value).endswith(".") and str(err.value).count(". ") == 0  # one sentence

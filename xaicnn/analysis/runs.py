@@ -1,8 +1,12 @@
 """Run discovery and the overview table: what the comparison app's sidebar and Overview page show.
 
 ``scan_runs(folder)`` lists every checkpoint under a folder as a :class:`RunEntry` (cheap: it reads the
-checkpoint dict and never builds a model); a file that is not a readable checkpoint is listed too, with
-``ok=False`` and the one-sentence reason, so one broken file never hides the others.
+checkpoint dict and checks its architecture and weight shapes on the meta device, loading no model); a file
+that is not a readable checkpoint, names an unknown architecture or holds weights that don't fit it is listed
+too, with ``ok=False`` and the one-sentence reason, so one broken file never hides the others.
+
+``confine(folder, allowed_roots(...))`` is the app's fence: the folder, resolved (``..`` and symlinks
+followed), if it lies under one of the folders the app serves, else one sentence.
 
 ``overview_rows(entries, group_seeds=...)`` turns entries into table rows: one row per run, or, with
 ``group_seeds=True``, one row per group of runs that share everything but the seed (architecture, its
@@ -67,6 +71,7 @@ class RunEntry:
 
 
 def _entry(path: Path, root: Path) -> RunEntry:
+    from ..training._weights import check_weights
     from ..training.checkpoint import read_checkpoint
     from ..training.run_summary import summarize_run
 
@@ -74,6 +79,7 @@ def _entry(path: Path, root: Path) -> RunEntry:
     mtime = path.stat().st_mtime
     try:
         state = read_checkpoint(path)
+        check_weights(state.get("meta"), state.get("model"), path)  # a bad file is listed broken, not run on a page
         meta, s = state["meta"], summarize_run(state)
         return RunEntry(
             path=path, name=name, ok=True, arch=s.arch, dataset=s.dataset, status=s.status,
@@ -86,6 +92,30 @@ def _entry(path: Path, root: Path) -> RunEntry:
     except (KeyError, TypeError, AttributeError) as err:
         return RunEntry(path=path, name=name, ok=False, status="broken", mtime=mtime,
                         error=f"{path} is missing part of its metadata ({err}); it was not written by this xaicnn.")
+
+
+def allowed_roots(*study_roots: str | Path) -> list[Path]:
+    """The folders the comparison app serves, as given (not resolved): the checkpoint folder
+    (``$XAICNN_CHECKPOINT_DIR``, else ``checkpoints/``) and the ``study_roots`` its Studies page reads."""
+    from ..training.checkpoint import checkpoint_dir
+
+    return [checkpoint_dir(), *(Path(r) for r in study_roots)]
+
+
+def roots_text(roots: list[Path]) -> str:
+    """``checkpoints/, studies/ and docs/studies/``: the served folders as a sentence names them."""
+    names = [r.as_posix().rstrip("/") + "/" for r in roots]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def confine(folder: str | Path, roots: list[Path]) -> Path:
+    """``folder`` resolved (``~``, ``..`` and symlinks followed, so none of them can lead out) if it is one of
+    ``roots`` or lies under one; else :class:`UserError` with one sentence saying how to serve it."""
+    resolved = Path(folder).expanduser().resolve()
+    if any(resolved.is_relative_to(Path(root).expanduser().resolve()) for root in roots):
+        return resolved
+    raise UserError(f"{str(folder) or '.'} is outside the folders this app serves ({roots_text(roots)}); pick a "
+                    f"folder under them, or start the app with XAICNN_CHECKPOINT_DIR={resolved} to serve it.")
 
 
 def list_checkpoints(folder: str | Path, max_depth: int = MAX_DEPTH) -> list[Path]:
