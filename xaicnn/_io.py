@@ -168,14 +168,17 @@ class OutputLock:
 
 
 def check_writable(folder: str | Path, *, what: str = "the output folder") -> Path:
-    """Create ``folder`` if needed and prove a file can be created in it (the probe leaves nothing behind);
-    else one sentence. Returns the folder."""
+    """Prove that files can be written in ``folder``, or one sentence. A folder that doesn't exist yet is
+    not created (a command refused later leaves nothing behind): the nearest existing folder above it is
+    probed instead, and the writes create it. The probe file vanishes when closed. Returns ``folder``."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"{folder} ({what}) is a file, not a folder; pass a folder path.")
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        if not existing.is_dir():
+            raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as err:
         reason, action = _REASONS.get(err.errno, (err.strerror or str(err), "check the path and the disk"))

@@ -1,7 +1,6 @@
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -64,11 +63,10 @@ def test_bad_input_one_sentence_exit_2(cli, argv, needle):
     assert len(err.strip().splitlines()) == 1
 
 
-def test_help_does_not_import_torch_and_is_fast():
+def test_help_does_not_import_torch():
+    """What keeps ``xaicnn --help`` fast (about 0.1 s against 2-3 s with torch): nothing heavy is imported."""
     code = "import sys; from xaicnn.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\nassert 'torch' not in sys.modules, 'torch imported'"
-    start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
-    assert time.perf_counter() - start < 2.0  # a fresh interpreter included; typically ~0.1 s
     for command in ("summary", "archs"):
         probe = f"import sys; from xaicnn.cli import main\ntry: main(['{command}', '--help'])\nexcept SystemExit: pass\nassert 'torch' not in sys.modules"
         subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True)

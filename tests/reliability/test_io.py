@@ -103,7 +103,8 @@ def test_writability_and_room_are_checked_before_work(tmp_path):
         check_writable(tmp_path / "file")
     with pytest.raises(UserError, match=r"Cannot write to .*: part of the path is a file"):
         check_writable(tmp_path / "file" / "below")
-    assert check_writable(tmp_path / "new" / "deep").is_dir() and list((tmp_path / "new" / "deep").iterdir()) == []
+    assert check_writable(tmp_path / "new" / "deep") == tmp_path / "new" / "deep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # probed, nothing created
     with pytest.raises(UserError, match=r"Only .* is free on the disk of .* and a checkpoint needs about .*; free some"):
         check_room(tmp_path, 1 << 60, what="a checkpoint")
     check_room(tmp_path, 1)

@@ -115,7 +115,10 @@ def test_ctrl_c_before_the_first_step_says_nothing_was_saved(tmp_path):
     _, stderr = run.communicate(timeout=60)
     if out.exists():
         pytest.skip("the machine was fast enough to reach the first checkpoint before the signal")
-    assert run.returncode == 130 and "nothing was saved" in stderr.strip().splitlines()[-1], stderr
+    # 130, or killed by SIGINT (-2): when the interrupt lands inside code that C extensions run while being
+    # imported, CPython remembers it and, after main() returned 130, ends the process with SIGINT itself (as
+    # for an unhandled Ctrl-C). A shell reports both as 130.
+    assert run.returncode in (130, -signal.SIGINT) and "nothing was saved" in stderr.strip().splitlines()[-1], stderr
     assert leftovers(tmp_path) == []
 
 
@@ -215,9 +218,8 @@ def test_a_read_only_disk_is_one_sentence_before_any_work(tmp_path, small_disk, 
     disk = small_disk("ro", 8 << 20)
     good = train(TrainConfig(**TINY, epochs=1, out=str(disk / "run.pt")), progress=False, log=quiet)
     small_disk.read_only(disk)
-    start = time.perf_counter()
-    code, _, err = cli("train", "--arch", "vgg_block", "--dataset", "digits", "--out", disk / "new.pt")
-    assert code == 2 and time.perf_counter() - start < 20  # refused at start, not after an epoch
+    code, out, err = cli("train", "--arch", "vgg_block", "--dataset", "digits", "--out", disk / "new.pt")
+    assert code == 2 and "training vgg_block" not in out  # refused before the run started, not after an epoch
     assert err.strip() == (f"xaicnn train: error: Cannot write to {disk} (the checkpoint's folder): its file system is "
                            f"read-only; choose an output on a writable disk.")
     code, _, err = cli("evaluate", "--ckpt", good)  # its default output folder is beside the checkpoint
@@ -250,7 +252,9 @@ def test_a_full_disk_keeps_the_previous_checkpoint_and_leaves_no_temp(tmp_path, 
     (["--threads", "-2"], "--threads must be at least 1; got -2."),
     (["--threads", "0"], "--threads must be at least 1; got 0."),
     (["--grad-flow-every", "-5"], "--grad-flow-every must be 0 (off) or a positive number of steps; got -5."),
-    (["--save-every", "0"], "--save-every must be positive minutes; got 0.0."),
+    (["--save-every", "0"], "--save-every must be a positive number of minutes; got 0.0."),
+    (["--time-budget", "inf"], "--time-budget must be a positive number of minutes; got inf."),
+    (["--weight-decay", "inf"], "--weight-decay must be 0 or a positive number; got inf."),
     (["--lr", "nan"], "--lr must be a positive number; got nan."),
 ])
 def test_every_numeric_flag_is_checked(tmp_path, cli, flags, message):
@@ -296,3 +300,21 @@ def test_a_loss_far_above_chance_at_an_epoch_end_marks_the_run_diverged(tmp_path
         train(TrainConfig(**TINY, epochs=2, out=str(tmp_path / "hot.pt")), progress=False, log=quiet)
     meta = read_checkpoint(tmp_path / "hot.pt")["meta"]
     assert meta["status"] == "diverged" and meta["epochs_done"] == 1
+
+
+def test_numeric_flags_of_the_other_commands_are_checked(tmp_path, cli):
+    run = train(TrainConfig(**TINY, epochs=1, out=str(tmp_path / "r.pt")), progress=False, log=quiet)
+    cases = [
+        (("summary", "--arch", "vgg_block", "--input-size", "1x32x32", "--num-classes", 0), "--num-classes must be at least 2; got 0."),
+        (("evaluate", "--ckpt", run, "--val-size", 0), "--val-size must be at least 1; got 0."),
+        (("attribute", "--ckpt", run, "--n", -3), "The number of images must be at least 1; got -3."),
+        (("attribute", "--ckpt", run, "--steps", 0), "--steps must be at least 1; got 0."),
+        (("attribute", "--ckpt", run, "--top-k", "nan"), "The top-k fraction must be above 0 and at most 1"),
+        (("study", "vgg_kernel", "--seeds", 0, "--out", tmp_path / "s"), "--seeds must be at least 1; got 0."),
+        (("study", "vgg_kernel", "--jobs", 0, "--out", tmp_path / "s"), "--jobs must be at least 1; got 0."),
+    ]
+    for argv, message in cases:
+        code, _, err = cli(*argv)
+        assert code == 2 and err.startswith(f"xaicnn {argv[0]}: error: {message}"), (argv, err)
+        assert len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.pt"]  # nothing written by a refused command

@@ -329,7 +329,7 @@ def test_one_run_summary_behind_inspect_the_app_and_the_studies(tmp_path):
     s = summarize_run(state)
     history = state["history"]
     assert s.seconds_per_epoch == pytest.approx(sum(h["train_seconds"] for h in history[1:]) / 2)  # after the first
-    assert s.seconds_per_epoch < sum(h["seconds"] for h in history[1:]) / 2  # validation is not in it
+    assert all(h["train_seconds"] < h["seconds"] for h in history)  # validation is not in it
     assert s.last_gain == pytest.approx(history[-1]["val_acc"] - max(h["val_acc"] for h in history[:-1]))
     assert set(s.gradient) == {"first", "middle", "last"}
     # the same numbers everywhere

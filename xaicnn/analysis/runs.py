@@ -24,7 +24,7 @@ from ..errors import UserError
 
 # Config fields that say where or how fast a run ran, not what was trained: runs differing only in these
 # (and the seed) are repeats of one condition.
-PLACEMENT_FIELDS = ("seed", "out", "device", "threads", "data_dir", "download")
+PLACEMENT_FIELDS = ("seed", "out", "device", "threads", "data_dir", "download", "save_every")
 
 # The numeric columns averaged in a seed group (mean, std over the group).
 GROUPED_METRICS = ("best_val_acc", "last_val_acc", "macro_f1", "seconds_per_epoch", "total_time")

@@ -142,6 +142,8 @@ def summarize(arch: str, *, dataset: str | None = None, input_size: tuple[int, i
     from ..errors import UserError
 
     spec = models.get_spec(arch)
+    if num_classes is not None and num_classes < 2:
+        raise UserError(f"--num-classes must be at least 2; got {num_classes}.")
     if dataset and input_size:
         raise UserError("Give either --dataset or --input-size, not both.")
     if dataset:

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from .._io import atomic_write
+from ._weights import build_model, check_weights
 from ..errors import UserError
 from .gradient_flow import STATS
 
@@ -168,26 +169,13 @@ class Run:
                          image_size=tuple(self.meta["image_size"]), progress=False)
 
 
-def build_model(meta: dict) -> torch.nn.Module:
-    from .. import models
-
-    return models.create(meta["arch"], in_channels=meta["in_channels"], num_classes=meta["num_classes"],
-                         image_size=tuple(meta["image_size"]), **meta.get("model_options", {}))
-
-
 def load_checkpoint(path: str | Path) -> Run:
     """Load a checkpoint written by ``xaicnn train`` into a :class:`Run` (model in eval mode, on the CPU)."""
     state = read_checkpoint(path)
     p = resolve_checkpoint(path)
-    try:
-        meta = state["meta"]
-        model = build_model(meta)
-    except (KeyError, TypeError) as err:
-        raise UserError(f"{p} is missing part of its metadata ({err}); it was not written by this xaicnn.") from None
-    try:
-        model.load_state_dict(state["model"])
-    except (RuntimeError, KeyError) as err:
-        first = str(err).strip().splitlines()[0][:160]
-        raise UserError(f"{p}'s weights don't fit its architecture {meta['arch']} ({first}).") from None
+    check_weights(state.get("meta"), state.get("model"), p)  # a misfit is one sentence, before anything is built
+    meta = state["meta"]
+    model = build_model(meta)
+    model.load_state_dict(state["model"])
     model.eval()
     return Run(p, meta, list(state.get("history", [])), model, state.get("gradient_flow") or {})
