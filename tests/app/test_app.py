@@ -176,18 +176,6 @@ def _png(size=(40, 30), mode="RGB") -> bytes:
     return buffer.getvalue()
 
 
-def _pixel_bomb(width: int, height: int) -> bytes:
-    """A tiny valid PNG whose header declares ``width`` x ``height`` pixels (the IHDR rewritten, CRC fixed)."""
-    import struct
-    import zlib
-
-    png = bytearray(_png((1, 1), "L"))
-    ihdr = 8 + 8  # signature, then the IHDR chunk's length and type
-    png[ihdr:ihdr + 8] = struct.pack(">II", width, height)
-    png[ihdr + 13:ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(png[ihdr - 4:ihdr + 13])))
-    return bytes(png)
-
-
 def test_an_uploaded_image_is_decoded_then_converted_to_each_runs_input_format():
     from _uploads import read_upload
     from xaicnn.analysis.compare_attributions import image_to_tensor
@@ -198,22 +186,6 @@ def test_an_uploaded_image_is_decoded_then_converted_to_each_runs_input_format()
     assert grey.shape == (1, 32, 32) and int(grey[0, 5, 5]) == round(0.299 * 200 + 0.587 * 10 + 0.114 * 10)
     inverted = read_upload("photo.png", _png(mode="L"), invert=True)
     assert inverted.shape == (30, 40, 3) and int(inverted.max()) == int(inverted.min()) == 55
-
-
-@pytest.mark.parametrize("name, data, message", [
-    ("notes.txt", b"hello", "notes.txt is not an image file; upload one of png"),
-    ("fake.png", b"this is not a png", "fake.png could not be read as an image; upload a PNG or JPEG file."),
-    ("huge.png", b"\0" * (5 * 2**20 + 1), "huge.png is 5.0 MB, over the 5 MB upload limit; upload a smaller image."),
-    ("bomb.png", None, "bomb.png is far over 40,000,000 pixels, too large to decode; upload a smaller image."),
-])
-def test_anything_but_a_small_image_is_refused_with_one_sentence(name, data, message):
-    from _uploads import read_upload
-    from xaicnn.errors import UserError
-
-    data = _pixel_bomb(20_000, 20_000) if data is None else data  # a few bytes that declare 400M pixels
-    with pytest.raises(UserError) as err:
-        read_upload(name, data)
-    assert str(err.value).startswith(message) and str(err.value).count(". ") == 0
 
 
 def test_the_upload_page_refuses_a_non_image_and_explains_an_image(runs_folder, monkeypatch, tmp_path):
