@@ -13,21 +13,16 @@ import subprocess
 import sys
 
 CHURN = """
-import ctypes, resource, sys
+import resource, sys
 import torch
-from xaicnn.training.allocator import keep_freed_memory_for_reuse
-class MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
-libc = ctypes.CDLL("libc.so.6")
-libc.mallinfo2.restype = MallInfo2
+from xaicnn.training.allocator import keep_freed_memory_for_reuse, mmapped_bytes
 if sys.argv[1] == "tuned":
     assert keep_freed_memory_for_reuse()
 def step():
     return [torch.ones(n << 18) for n in (8, 24, 8, 24)]  # MiB of float32
-mapped = libc.mallinfo2().hblkhd
+mapped = mmapped_bytes()
 first = torch.ones(24 << 18)
-mapped = libc.mallinfo2().hblkhd - mapped  # bytes of the first activation-sized buffer glibc gave its own mmap
+mapped = mmapped_bytes() - mapped  # bytes of the first activation-sized buffer glibc gave its own mmap
 del first
 for _ in range(3):  # warm-up: the first allocations fault in whatever they touch
     step()

@@ -258,18 +258,12 @@ def test_torchrun_two_processes_on_cpu(tmp_path):
 
 
 ALLOCATOR_PROBE = """
-import ctypes, sys
 import torch
-from xaicnn.training.allocator import keep_freed_memory_for_reuse
-class MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
-libc = ctypes.CDLL("libc.so.6")
-libc.mallinfo2.restype = MallInfo2
+from xaicnn.training.allocator import keep_freed_memory_for_reuse, mmapped_bytes
 tuned = keep_freed_memory_for_reuse()
-mapped = libc.mallinfo2().hblkhd
+mapped = mmapped_bytes()
 buffer = torch.ones(24 << 18)  # 24 MiB of float32: an activation-sized buffer
-print(tuned, libc.mallinfo2().hblkhd - mapped)
+print(tuned, mmapped_bytes() - mapped)
 """
 
 

@@ -42,3 +42,20 @@ def keep_freed_memory_for_reuse() -> bool:
     except (OSError, AttributeError):
         return False
     return _allocator_tuned
+
+
+def mmapped_bytes() -> int | None:
+    """Bytes glibc currently serves with their own ``mmap`` (``mallinfo2().hblkhd``): what the setting keeps
+    in the heap instead. None away from glibc (or before glibc 2.33, which added ``mallinfo2``)."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in
+                    "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+
+    try:
+        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = MallInfo2
+    return int(mallinfo2().hblkhd)
