@@ -39,6 +39,8 @@ _API = {
     "sanity_check": "xaicnn.analysis.sanity:sanity_check",
     "evaluate": "xaicnn.analysis.metrics:evaluate",
     "gradient_flow": "xaicnn.analysis.gradient_flow:gradient_flow",
+    "layer_similarity": "xaicnn.analysis.similarity:layer_similarity",
+    "linear_cka": "xaicnn.analysis.similarity:linear_cka",
 }
 
 __all__ = sorted(_API)

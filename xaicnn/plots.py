@@ -522,3 +522,33 @@ def plot_sanity_check(result):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig, ax
+
+
+def plot_similarity(result):
+    """Heatmap of a :class:`~xaicnn.analysis.similarity.Similarity`: linear CKA of every layer of run a (rows)
+    with every layer of run b (columns), first layers at the top left, colour fixed to 0..1 so heatmaps of
+    different pairs read alike. Values are written up to 12 x 12 layers; beyond 40 only every k-th name is."""
+    m = np.asarray(result.cka, dtype=float)
+    rows, cols = m.shape
+    fig, ax = plt.subplots(figsize=(min(max(5.0, 0.22 * cols + 3), 16), min(max(4.2, 0.22 * rows + 2.2), 16)),
+                           layout="constrained")
+    cmap = plt.get_cmap("magma").with_extremes(bad="0.8")  # grey: a layer without variance has no CKA
+    image = ax.imshow(np.ma.masked_invalid(m), cmap=cmap, vmin=0, vmax=1, interpolation="nearest", aspect="auto")
+    for axis, names, rotate in ((ax.set_yticks, result.layers_a, False), (ax.set_xticks, result.layers_b, True)):
+        step = max(1, -(-len(names) // 40))  # at most ~40 labelled layers per axis
+        ticks = np.arange(0, len(names), step)
+        kwargs = {"rotation": 90} if rotate else {}
+        axis(ticks, [names[i] for i in ticks], fontsize=_tick_fontsize(len(ticks)), **kwargs)
+    if rows <= 12 and cols <= 12:
+        for i in range(rows):
+            for j in range(cols):
+                if np.isfinite(m[i, j]):
+                    ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                            color="black" if m[i, j] > 0.6 else "white")
+    a, b = result.names
+    ax.set(ylabel=f"{a}: {result.layer_kind} (first at the top)", xlabel=f"{b}: {result.layer_kind}",
+           title=f"linear CKA, {a} with itself" if result.self_similarity else f"linear CKA, {a} vs {b}")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="linear CKA")
+    fig.text(0.5, 0, f"{result.images} validation images, {result.estimator}, minibatches of up to {result.batch_size}",
+             ha="center", va="top", fontsize=8, color="0.3")
+    return fig, ax

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("evaluate", "accuracy, per-class metrics and confusion matrix of a trained run"),
     "gradflow": ("gradflow", "per-layer gradient flow of trained runs: bars, heatmap, lines, stages"),
     "curves": ("curves", "learning curves (loss, accuracy) of one or more runs"),
+    "similarity": ("similarity", "linear CKA between the layers of two runs (or of one with itself)"),
     "study": ("study", "run a whole experiment: conditions x seeds -> table, statistics, verdicts, figures"),
 }
 
