@@ -25,7 +25,7 @@ def test_summary_json_exact_counts(cli, arch, dataset, params):
     assert {"arch", "input_size", "params", "flops", "macs", "layers"} <= set(doc)
     assert doc["arch"] == arch and doc["params"] == params and doc["flops"] == 2 * doc["macs"] > 0
     for row in doc["layers"]:
-        assert set(row) == {"name", "type", "output_shape", "params", "flops"}
+        assert set(row) == {"name", "type", "output_shape", "params", "flops", "receptive_field", "jump", "start"}
     assert sum(r["params"] for r in doc["layers"]) == params
 
 

@@ -1,5 +1,5 @@
-"""Per-layer table of an architecture: module path, type, output shape, parameters and FLOPs, plus
-totals. FLOPs are counted by torch.utils.flop_counter (1 multiply-add = 2 FLOPs, so FLOPs = 2 x MACs;
+"""Per-layer table of an architecture: module path, type, output shape, parameters, FLOPs and theoretical
+receptive field (RF, in input pixels, with its effective stride: jump), plus totals. FLOPs are counted by torch.utils.flop_counter (1 multiply-add = 2 FLOPs, so FLOPs = 2 x MACs;
 convolutions and matrix products only). Nothing is allocated: the model is built on the meta device.
 
 examples:
@@ -34,4 +34,8 @@ def run(args):
     else:
         print(f"{report['arch']} on {report['input_label']}, {report['num_classes']} classes")
         print(format_table(report))
+        net = report["receptive_field"]
+        if net:  # RF: theoretical receptive field in input pixels; jump: its effective stride
+            print(f"receptive field at {net['layer'] or '(model)'}, the last spatial layer: "
+                  f"{'x'.join(map(str, net['size']))} input pixels, jump {'x'.join(map(str, net['jump']))}")
     return 0

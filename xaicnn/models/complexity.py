@@ -28,6 +28,11 @@ class LayerRow:
     output_shape: list[int] | None  # per-sample shape, None if the module never ran
     params: int  # parameters owned by this module itself (children have their own rows)
     flops: int  # FLOPs of this module minus those of its children
+    # theoretical receptive field of the output (h, w), effective stride and first unit's centre, in input pixels;
+    # filled by summarize() (receptive_field.py), None where the output is not spatial (it sees the whole input)
+    receptive_field: list | None = None
+    jump: list | None = None
+    start: list | None = None
 
 
 @dataclass
@@ -112,6 +117,9 @@ def format_table(report: Complexity | dict) -> str:
     header = ("layer", "type", "output shape", "params", "FLOPs")
     lines = [(r.name or "(model)", r.type, "x".join(map(str, r.output_shape)) if r.output_shape else "-",
               f"{r.params:,}", human(r.flops)) for r in report.layers]
+    if any(r.receptive_field for r in report.layers):  # summarize()'s rows carry fields; complexity()'s alone do not
+        header += ("RF", "jump")
+        lines = [line + (_pair_text(r.receptive_field), _pair_text(r.jump)) for line, r in zip(lines, report.layers)]
     widths = [max(len(h), *(len(l[i]) for l in lines)) if lines else len(h) for i, h in enumerate(header)]
     fmt = lambda cells: "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
     out = [fmt(header), "  ".join("-" * w for w in widths)] + [fmt(l) for l in lines]
@@ -120,6 +128,13 @@ def format_table(report: Complexity | dict) -> str:
                f"({report.trainable_params:,} trainable), {human(report.flops)} FLOPs = {human(report.macs)} MACs per image "
                f"(FLOPs = 2 x MACs; convolutions and matrix products only)")
     return "\n".join(out)
+
+
+def _pair_text(pair) -> str:
+    """(h, w) -> '7' when square, '7x5' otherwise; '-' where the output is not spatial."""
+    if not pair:
+        return "-"
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
 
 
 def human(n: float) -> str:
@@ -135,7 +150,10 @@ def summarize(arch: str, *, dataset: str | None = None, input_size: tuple[int, i
     """Complexity of registered architecture ``arch`` for a dataset's metadata or an explicit input size.
 
     Returns the ``xaicnn summary --json`` document: ``{"arch", "input_size", "num_classes", "params",
-    "flops", "macs", "layers": [{"name", "type", "output_shape", "params", "flops"}], ...}``.
+    "flops", "macs", "layers": [{"name", "type", "output_shape", "params", "flops", "receptive_field", "jump",
+    "start"}], "receptive_field": {"layer", "size", "jump", "start"} | None, ...}``: per layer the theoretical
+    receptive field (h, w) in input pixels, effective stride and first unit's centre (None where the output is
+    not spatial), and the whole net's at its last spatial layer (:mod:`xaicnn.models.receptive_field`).
     The dataset is not loaded: only its metadata (channels, classes, image size) is read.
     """
     from .. import data, models
@@ -160,5 +178,16 @@ def summarize(arch: str, *, dataset: str | None = None, input_size: tuple[int, i
         model = models.create(arch, in_channels=input_size[0], num_classes=num_classes, image_size=input_size[1:],
                               **(options or {}))
     report = complexity(model, input_size, include_elementwise)
+    from .receptive_field import receptive_fields
+
+    fields = receptive_fields(model, input_size)
+    by_name = {row.name: row for row in fields.layers}
+    for row in report.layers:
+        if row.name in by_name:
+            f = by_name[row.name]
+            row.receptive_field, row.jump, row.start = f.receptive_field, f.jump, f.start
+    net = fields.net
     return {"arch": arch, "dataset": dataset, "input_label": label, "options": options or {},
-            "num_classes": num_classes, **report.to_dict()}
+            "num_classes": num_classes, **report.to_dict(),
+            "receptive_field": {"layer": net.name, "size": net.receptive_field, "jump": net.jump, "start": net.start}
+            if net else None}
