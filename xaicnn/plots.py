@@ -552,3 +552,78 @@ def plot_similarity(result):
     fig.text(0.5, 0, f"{result.images} validation images, {result.estimator}, minibatches of up to {result.batch_size}",
              ha="center", va="top", fontsize=8, color="0.3")
     return fig, ax
+
+
+# --- receptive fields: theoretical per layer, effective maps (xaicnn receptive-field) ---
+
+
+def plot_receptive_fields(fields, labels: list[str] | None = None):
+    """Theoretical receptive field size per spatial layer, one line per architecture, on one axis.
+
+    ``fields``: :class:`~xaicnn.models.receptive_field.ReceptiveFields` (one or several, e.g. a 3x3 stack and
+    its 7x7 twin). x is the position among the leaf modules that change the field (forward order), y the
+    field's height in input pixels; the dotted line is the input height. Returns ``(fig, ax)``.
+    """
+    fields = _as_list(fields)
+    labels = list(labels) if labels else [f"net {i + 1}" for i in range(len(fields))]
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
+    heights = set()
+    for k, (rf, label) in enumerate(zip(fields, labels)):
+        names = [r.name for r in rf.layers]
+        leaves = []
+        for r in rf.layers:  # leaf modules that change the field (a 1x1 conv or a ReLU does not)
+            if r.spatial and r.name and not any(n.startswith(r.name + ".") for n in names) and \
+                    (not leaves or (r.receptive_field, r.jump) != (leaves[-1].receptive_field, leaves[-1].jump)):
+                leaves.append(r)
+        if not leaves:
+            continue
+        sizes = [r.receptive_field[0] for r in leaves]
+        x = np.arange(1, len(leaves) + 1)
+        ax.plot(x, sizes, marker="o", ms=3, color=f"C{k % 10}", drawstyle="steps-post",
+                label=f"{label}: {sizes[-1]} px at {leaves[-1].name} (jump {leaves[-1].jump[0]})")
+        heights.add(rf.input_size[1])
+    for h in sorted(heights):
+        ax.axhline(h, color="0.4", ls=":", lw=1)
+        ax.annotate(f"input height {h}", (1, h), xytext=(2, 2), textcoords="offset points", fontsize=7, color="0.3")
+    ax.set(xlabel="layer that changes the field (forward order)",
+           ylabel="theoretical receptive field (input pixels)", title="receptive field growth per layer")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig, ax
+
+
+def plot_effective_rf(erfs, labels: list[str] | None = None, columns: int = 4):
+    """Effective receptive field maps (:class:`~xaicnn.analysis.effective_rf.EffectiveRF`) side by side on ONE
+    colour scale (square root, so the tails show), each with its unit's theoretical window (solid box) and the
+    square holding ``share`` of the gradient mass (dashed). Returns ``(fig, axes)``; axes is 2-D."""
+    from matplotlib.colors import PowerNorm
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+
+    erfs = _as_list(erfs)
+    labels = list(labels) if labels else [e.label or e.layer for e in erfs]
+    ncols = min(columns, len(erfs))
+    nrows = -(-len(erfs) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.1 * ncols + 1.2, 3.5 * nrows), squeeze=False, layout="constrained")
+    norm = PowerNorm(0.5, vmin=0, vmax=max(float(e.map.max()) for e in erfs))
+    image = None
+    for ax, erf, label in zip(axes.flat, erfs, labels):
+        h, w = erf.map.shape
+        image = ax.imshow(erf.map.numpy(), cmap="magma", norm=norm, interpolation="nearest")
+        (cy, cx), (sh, sw) = erf.centre, erf.theoretical_size
+        ax.add_patch(Rectangle((cx - sw / 2, cy - sh / 2), sw, sh, fill=False, ec="tab:cyan", lw=1.5))
+        side = 2 * erf.radius + 1
+        ax.add_patch(Rectangle((cx - side / 2, cy - side / 2), side, side, fill=False, ec="white", lw=1.2, ls="--"))
+        ax.plot([cx], [cy], marker="+", color="white", ms=6)
+        ax.set(xlim=(-0.5, w - 0.5), ylim=(h - 0.5, -0.5), xticks=[], yticks=[])
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel(f"{erf.layer}: {erf.share:.0%} of |grad| within r = {erf.radius:g} px\n"
+                      f"= {erf.fraction:.0%} of the theoretical half-size ({erf.theoretical_size[0]}/2)\n"
+                      f"{erf.images} images x {erf.models} model{'s' if erf.models > 1 else ''}", fontsize=8)
+    for ax in axes.flat[len(erfs):]:
+        ax.axis("off")
+    fig.colorbar(image, ax=axes, shrink=0.8, label="share of the gradient mass per pixel (sqrt scale, shared)")
+    fig.legend(handles=[Line2D([], [], color="tab:cyan", lw=1.5, label="theoretical receptive field"),
+                        Line2D([], [], color="0.3", lw=1.2, ls="--", label="effective: square holding the share")],
+               loc="outside lower center", ncol=2, fontsize=8, frameon=False)
+    return fig, axes
