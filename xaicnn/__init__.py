@@ -6,6 +6,8 @@ The public API, imported lazily so that ``import xaicnn`` (and ``xaicnn --help``
     xaicnn.available_models()                                                     # name -> description
     xaicnn.load_data(name, split)                                                 # uint8 tensors in memory
     xaicnn.complexity(model, input_size)                                          # per-layer shapes/params/FLOPs
+    xaicnn.receptive_fields(model, input_size)                                    # per-layer theoretical RF, jump, start
+    xaicnn.trained_vs_init(run, run.val_data(size=64))                            # effective RF (Luo et al. 2016)
     xaicnn.train(xaicnn.TrainConfig(arch="vgg_block", dataset="digits"))          # -> checkpoint path
     run = xaicnn.load_checkpoint(path)                                            # .model .meta .history .gradient_flow
     xaicnn.evaluate(run); xaicnn.gradient_flow(run)                               # scikit-learn metrics; layers x epochs
@@ -41,6 +43,10 @@ _API = {
     "gradient_flow": "xaicnn.analysis.gradient_flow:gradient_flow",
     "layer_similarity": "xaicnn.analysis.similarity:layer_similarity",
     "linear_cka": "xaicnn.analysis.similarity:linear_cka",
+    "receptive_fields": "xaicnn.models.receptive_field:receptive_fields",
+    "effective_receptive_field": "xaicnn.analysis.effective_rf:effective_receptive_field",
+    "effective_receptive_field_at_init": "xaicnn.analysis.effective_rf:effective_receptive_field_at_init",
+    "trained_vs_init": "xaicnn.analysis.effective_rf:trained_vs_init",
 }
 
 __all__ = sorted(_API)

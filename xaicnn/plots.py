@@ -575,13 +575,15 @@ def plot_receptive_fields(fields, labels: list[str] | None = None):
             if r.spatial and r.name and not any(n.startswith(r.name + ".") for n in names) and \
                     (not leaves or (r.receptive_field, r.jump) != (leaves[-1].receptive_field, leaves[-1].jump)):
                 leaves.append(r)
-        if not leaves:
+        if not leaves:  # flattened at once (fc20): nothing to draw for this net
+            ax.plot([], [], color=f"C{k % 10}", label=f"{label}: no spatial layer")
             continue
         sizes = [r.receptive_field[0] for r in leaves]
         x = np.arange(1, len(leaves) + 1)
         ax.plot(x, sizes, marker="o", ms=3, color=f"C{k % 10}", drawstyle="steps-post",
                 label=f"{label}: {sizes[-1]} px at {leaves[-1].name} (jump {leaves[-1].jump[0]})")
         heights.add(rf.input_size[1])
+    heights = heights or {rf.input_size[1] for rf in fields}
     for h in sorted(heights):
         ax.axhline(h, color="0.4", ls=":", lw=1)
         ax.annotate(f"input height {h}", (1, h), xytext=(2, 2), textcoords="offset points", fontsize=7, color="0.3")

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gradflow": ("gradflow", "per-layer gradient flow of trained runs: bars, heatmap, lines, stages"),
     "curves": ("curves", "learning curves (loss, accuracy) of one or more runs"),
     "similarity": ("similarity", "linear CKA between the layers of two runs (or of one with itself)"),
+    "receptive-field": ("receptive_field", "theoretical receptive field per layer; effective field of runs, trained vs init"),
     "study": ("study", "run a whole experiment: conditions x seeds -> table, statistics, verdicts, figures"),
 }
 

@@ -16,6 +16,7 @@ import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from .._hooks import forward_hooks
+from .receptive_field import pair_text, receptive_fields
 
 # Parameter-free element-wise layers: they keep shapes and cost no FLOPs; hidden unless asked for.
 ELEMENTWISE = (nn.ReLU, nn.SiLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.Dropout, nn.Identity)
@@ -119,7 +120,7 @@ def format_table(report: Complexity | dict) -> str:
               f"{r.params:,}", human(r.flops)) for r in report.layers]
     if any(r.receptive_field for r in report.layers):  # summarize()'s rows carry fields; complexity()'s alone do not
         header += ("RF", "jump")
-        lines = [line + (_pair_text(r.receptive_field), _pair_text(r.jump)) for line, r in zip(lines, report.layers)]
+        lines = [line + (pair_text(r.receptive_field), pair_text(r.jump)) for line, r in zip(lines, report.layers)]
     widths = [max(len(h), *(len(l[i]) for l in lines)) if lines else len(h) for i, h in enumerate(header)]
     fmt = lambda cells: "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
     out = [fmt(header), "  ".join("-" * w for w in widths)] + [fmt(l) for l in lines]
@@ -128,13 +129,6 @@ def format_table(report: Complexity | dict) -> str:
                f"({report.trainable_params:,} trainable), {human(report.flops)} FLOPs = {human(report.macs)} MACs per image "
                f"(FLOPs = 2 x MACs; convolutions and matrix products only)")
     return "\n".join(out)
-
-
-def _pair_text(pair) -> str:
-    """(h, w) -> '7' when square, '7x5' otherwise; '-' where the output is not spatial."""
-    if not pair:
-        return "-"
-    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
 
 
 def human(n: float) -> str:
@@ -178,8 +172,6 @@ def summarize(arch: str, *, dataset: str | None = None, input_size: tuple[int, i
         model = models.create(arch, in_channels=input_size[0], num_classes=num_classes, image_size=input_size[1:],
                               **(options or {}))
     report = complexity(model, input_size, include_elementwise)
-    from .receptive_field import receptive_fields
-
     fields = receptive_fields(model, input_size)
     by_name = {row.name: row for row in fields.layers}
     for row in report.layers:

@@ -90,6 +90,41 @@ class ReceptiveFields:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_summary(cls, doc: dict) -> "ReceptiveFields":
+        """The fields of ``xaicnn summary --json``'s rows (``summarize()``): its layers, not every module."""
+        layers = [LayerField(r["name"], r["type"], r.get("receptive_field"), r.get("jump"), r.get("start"))
+                  for r in doc["layers"]]
+        net = doc.get("receptive_field")
+        return cls(list(doc["input_size"]), layers,
+                   LayerField(net["layer"], "", net["size"], net["jump"], net["start"]) if net else None)
+
+
+def pair_text(pair) -> str:
+    """(h, w) -> '7' when square, '7x5' otherwise; '-' where the output is not spatial."""
+    if not pair:
+        return "-"
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+
+
+def format_fields(fields: ReceptiveFields) -> str:
+    """A fixed-width table of the spatial rows (field, jump, first unit's centre) and the net's field."""
+    header = ("layer", "type", "RF (px)", "jump", "start")
+    lines = [(r.name or "(model)", r.type, pair_text(r.receptive_field), pair_text(r.jump), pair_text(r.start))
+             for r in fields.layers if r.spatial]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
+    fmt = lambda cells: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    out = [fmt(header), "  ".join("-" * w for w in widths)] + [fmt(line) for line in lines]
+    net, (h, w) = fields.net, fields.input_size[1:]
+    out.append("")
+    if net is None:
+        out.append(f"input {h}x{w}: no spatial layer (the image is flattened at once), so every unit sees the whole input")
+    else:
+        fits = "fits in" if max(net.receptive_field) <= min(h, w) else "is larger than"
+        out.append(f"input {h}x{w}: the net's receptive field, at {net.name or '(model)'}, is {pair_text(net.receptive_field)} "
+                   f"pixels with jump {pair_text(net.jump)} ({fits} the image); later layers see the whole input")
+    return "\n".join(out)
+
 
 # --- the rules: (call) -> Field | WHOLE_INPUT -------------------------------------------------------------
 
