@@ -124,6 +124,129 @@ def _mean(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+@figure("receptive_fields")
+def receptive_fields(ctx: FigureContext) -> list[str]:
+    """The receptive-field argument, measured: each condition's theoretical field per layer (Araujo et al.
+    2019) on one axis, and its effective field (Luo et al. 2016) trained and at initialisation, on ``n``
+    validation images and one colour scale; a table in the section "How far does each net see?"."""
+    from ..analysis.effective_rf import trained_vs_init
+    from ..models.receptive_field import receptive_fields as theoretical
+    from ..plots import plot_effective_rf, plot_receptive_fields
+
+    options = {"n": 64, "seeds": (0, 1, 2), "stage": None, **ctx.options.get("receptive_fields", {})}
+    fields = {label: theoretical(run.model, run.input_size) for label, run in ctx.runs.items()}
+    paths = [ctx.save(plot_receptive_fields(list(fields.values()), ctx.labels)[0], "receptive-fields")]
+    stage = options["stage"] or _deepest_fitting_stage(next(iter(fields.values())))
+    measured = {}
+    for label, run in ctx.runs.items():
+        layer = _downsamplings(fields[label])[stage - 1].name
+        ctx.log(f"receptive_fields: effective field of {label} at {layer} (stage {stage}) on {options['n']} images "
+                f"(trained, and {len(options['seeds'])} initialisations)")
+        measured[label] = trained_vs_init(run, run.val_data(size=options["n"]).images, layer=layer,
+                                          seeds=tuple(options["seeds"]))
+    maps = [m for pair in measured.values() for m in (pair.trained, pair.init)]
+    names = [f"{ctx.spec.condition(label).name}, {which}" for label in measured for which in ("trained", "init")]
+    paths.append(ctx.save(plot_effective_rf(maps, names, columns=2)[0], "effective-rf"))
+    ctx.data["receptive_fields"] = {label: {"stage": stage, "net_field": fields[label].net and
+                                            fields[label].net.receptive_field, **measured[label].to_json()}
+                                    for label in measured}
+    ctx.sections += receptive_field_section(ctx, fields, measured)
+    return paths
+
+
+def _radius_holding(erf, share: float) -> float:
+    """The smallest radius on the measured grid whose centred square holds ``share`` of the gradient mass."""
+    return next((r for r, mass in erf.mass_within if mass >= share), float("nan"))
+
+
+def _downsamplings(fields) -> list:
+    """The layers where the jump grows (pooling, strided convs): each ends a stage, in forward order."""
+    rows = [row for row in fields.layers if row.spatial]
+    return [row for before, row in zip(rows, rows[1:]) if max(row.jump) > max(before.jump)]
+
+
+def _deepest_fitting_stage(fields) -> int:
+    """The deepest stage whose theoretical field is at most half the image (so the window of its centre unit lies
+    inside the image with room around it and the effective field is not cut off by the image's edge); at least 1."""
+    side = min(fields.input_size[1:])
+    fitting = [k for k, row in enumerate(_downsamplings(fields), 1) if max(row.receptive_field) <= side / 2]
+    return fitting[-1] if fitting else 1
+
+
+def receptive_field_section(ctx: FigureContext, fields: dict, measured: dict) -> list[str]:
+    from ..models.receptive_field import pair_text
+
+    first = next(iter(measured.values())).trained
+    lines = ["## How far does each net see?", "",
+             f"Measured at the end of the same stage in every net (the deepest stage at which the first condition's "
+             f"field is at most half the image, so its window fits inside the image). "
+             f"Theoretical field: the input window one unit of that layer depends on (largest over paths). "
+             f"Effective field: the radius of the centred square holding {first.share:.0%} of the mean |gradient| of "
+             f"that layer's centre unit with respect to the input, over {first.images} validation images; at "
+             f"initialisation averaged over {next(iter(measured.values())).init.models} random-weight models. "
+             f"A fraction of 1 means the effective field fills the theoretical one. The 50% radius shows how "
+             f"concentrated the gradient is inside that square (Luo et al.: a stack of small kernels concentrates it "
+             f"towards the centre, like a Gaussian).", "",
+             f"| condition | layer | theoretical field (pixels) | {first.share:.0%} radius, trained | at init | fraction "
+             f"of the theoretical half-size, trained | trained / init | 50% radius, trained | at init |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for label, pair in measured.items():
+        t = pair.trained
+        clipped = "" if t.window_inside_input else " (window wider than the image)"
+        lines.append(f"| {ctx.spec.condition(label).name} | {t.layer} | {pair_text(t.theoretical_size)}{clipped} | "
+                     f"{t.radius:.1f} | {pair.init.radius:.1f} | {t.fraction:.2f} | {pair.growth:.2f} | "
+                     f"{_radius_holding(t, 0.5):.1f} | {_radius_holding(pair.init, 0.5):.1f} |")
+    return lines + [""]
+
+
+@figure("similarity")
+def similarity(ctx: FigureContext) -> list[str]:
+    """What the layers represent: linear CKA (minibatch unbiased HSIC, Nguyen et al. 2021) of every block
+    output of each condition with every other one of the same run, on ``n`` validation images, plus the
+    condition pairs named in the options (``pairs``: ((a, b), ...)); the section "Do deep layers repeat
+    each other?" reads the adjacent-block similarities."""
+    from ..analysis.similarity import layer_similarity
+    from ..plots import plot_similarity
+
+    options = {"n": 256, "pairs": (), **ctx.options.get("similarity", {})}
+    results, paths = {}, []
+    for label, run in ctx.runs.items():
+        ctx.log(f"similarity: {label} with itself on {options['n']} images")
+        results[label] = layer_similarity(run, n=options["n"], progress=False)
+        paths.append(ctx.save(plot_similarity(results[label])[0], f"similarity-{label}"))
+    for a, b in options["pairs"]:
+        if a in ctx.runs and b in ctx.runs:
+            ctx.log(f"similarity: {a} vs {b} on {options['n']} images")
+            pair = layer_similarity(ctx.runs[a], ctx.runs[b], n=options["n"], progress=False)
+            results[f"{a}_vs_{b}"] = pair
+            paths.append(ctx.save(plot_similarity(pair)[0], f"similarity-{a}-vs-{b}"))
+    ctx.data["similarity"] = {key: r.to_json() for key, r in results.items()}
+    ctx.sections += similarity_section(ctx, {k: r for k, r in results.items() if r.self_similarity})
+    return paths
+
+
+def similarity_section(ctx: FigureContext, selves: dict) -> list[str]:
+    import numpy as np
+
+    first = next(iter(selves.values()))
+    lines = ["## Do deep layers repeat each other?", "",
+             f"Linear CKA between each block's output and the next one's in the same trained run ({first.images} "
+             f"validation images, {first.estimator}). CKA is 1 for representations equal up to rotation and "
+             f"scale; a long run of adjacent blocks near 1 means those blocks pass their input on nearly unchanged. "
+             f"What this shows is similarity, not usefulness: a net at chance can have any CKA pattern.", "",
+             "| condition | blocks | mean adjacent CKA | adjacent pairs with CKA > 0.9 | lowest adjacent CKA |",
+             "|---|---:|---:|---:|---:|"]
+    for label, r in selves.items():
+        adjacent = r.neighbour_similarity()
+        adjacent = adjacent[np.isfinite(adjacent)]
+        if not len(adjacent):
+            lines.append(f"| {ctx.spec.condition(label).name} | {len(r.layers_a)} | - | - | - |")
+            continue
+        lines.append(f"| {ctx.spec.condition(label).name} | {len(r.layers_a)} | {adjacent.mean():.3f} | "
+                     f"{int((adjacent > 0.9).sum())} of {len(adjacent)} | {adjacent.min():.3f} |")
+    return lines + [""]
+
+
 def attribution_checks(ctx: FigureContext, comparison) -> dict:
     """Per condition, on the comparison's images and targets: the cascading model-randomisation check
     (Adebayo et al. 2018; :meth:`AttributionComparison.sanity_check`, same method options) and the mean

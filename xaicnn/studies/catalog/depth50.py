@@ -16,6 +16,8 @@ QUICK_LIMITS = ("A 50-layer VGG without batch norm on 1,400 images may never lea
                 "the Inception nets with it; 12 short epochs favour the nets with batch norm, so comparisons across "
                 "the two families say more about this budget than about depth.")
 
+CKA_PAIRS = {"similarity": {"pairs": (("vgg16", "vgg50"),)}}  # where VGG-16's blocks reappear in VGG-50
+
 SPEC = register_study(StudySpec(
     name="depth50",
     description="VGG-16 vs VGG-50 and Inception-v1 vs Inception-50: accuracy and per-layer gradient flow",
@@ -36,9 +38,10 @@ SPEC = register_study(StudySpec(
                         options={"width": 0.125},
                         condition_options={"inception_v1": {"width": 0.0625}, "inception50": {"width": 0.0625}},
                         config={"batch_size": 64, "lr": 5e-4},
+                        figure_options=CKA_PAIRS,
                         notes=("the Inception nets at 1/16 width, the VGGs at 1/8: all four keep their depth, which is "
                                "what the gradient flow is about",)),
-        "full": Preset(epochs=30, seeds=5),
+        "full": Preset(epochs=30, seeds=5, figure_options=CKA_PAIRS),
     },
     claims=(
         Claim("VGG-16 is far more accurate than VGG-50", "final_acc", "vgg16", ">", "vgg50", "0.8434 vs 0.3876",
@@ -54,7 +57,7 @@ SPEC = register_study(StudySpec(
         Claim("Inception-50's first layer gets more gradient than VGG-50's", "grad_first", "inception50", ">", "vgg50",
               "VGG-50's first layers get almost no gradient; Inception-50's flow evenly", f"{CNN_LAB} §4 (1.3, conclusion)"),
     ),
-    figures=("curves", "gradient_heatmap", "gradient_lines"),
+    figures=("curves", "gradient_heatmap", "gradient_lines", "similarity"),
     departures=("the original's 50-layer nets are not described: our VGG-50 stacks 47 3x3 convs (4-6-12-13-12 per "
                 "stage) + 3 FC without batch norm, our Inception-50 24 GoogLeNet modules (batch norm in every conv)",
                 "gradient is compared as log10 of the mean |gradient| of the first conv's weights, averaged over "

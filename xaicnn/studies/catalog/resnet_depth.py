@@ -12,6 +12,8 @@ from ._common import CIFAR_FALLBACK, CNN_LAB, SMOKE
 QUICK_LIMITS = ("At 1/8 width on 2,000 images the ResNets stay far below the original's 93-94%: 'about the same' is "
                 "tested within 2 points at that level, which says nothing about full-size ResNets at convergence.")
 
+CKA_PAIRS = {"similarity": {"pairs": (("resnet18", "resnet50"),)}}  # where ResNet-18's blocks reappear in ResNet-50
+
 SPEC = register_study(StudySpec(
     name="resnet_depth",
     description="ResNet-18/50/101 on CIFAR-10: accuracy, parameters, training time and gradient flow per stage",
@@ -29,8 +31,8 @@ SPEC = register_study(StudySpec(
         "smoke": SMOKE,
         "quick": Preset(limits=QUICK_LIMITS, epochs=16, seeds=5, minutes=14, train_size=2000, val_size=1000,
                         options={"width": 0.125},
-                        config={"batch_size": 64}),
-        "full": Preset(epochs=30, seeds=5),
+                        config={"batch_size": 64}, figure_options=CKA_PAIRS),
+        "full": Preset(epochs=30, seeds=5, figure_options=CKA_PAIRS),
     },
     claims=(
         Claim("ResNet-18 has about 11M parameters", "params", "resnet18", original="about 11M",
@@ -51,7 +53,7 @@ SPEC = register_study(StudySpec(
         Claim("ResNet-101 takes 3-4x as long to train as ResNet-18", "total_time", "resnet101", ">", "resnet18",
               "about 11000 vs 2800 s", f"{CNN_LAB} §5 (table, 2.1)", values=(11000, 2800)),
     ),
-    figures=("curves", "gradient_stages"),
+    figures=("curves", "gradient_stages", "similarity"),
     departures=("the original used an implementation found online ('search ResNet-18'); ours is torchvision's with a "
                 "CIFAR stem (3x3 conv, no max-pool), so its parameter counts are torchvision's minus the ImageNet "
                 "stem and head",),

@@ -57,7 +57,7 @@ SPEC = register_study(StudySpec(
               "k3", ">", "rf", "a net with each pair of 3x3 convs replaced by one 5x5 had 7% higher top-1 error",
               f"{LECTURE_NOTES} §1.3 (more non-linearities)", reference="Simonyan & Zisserman 2015, §4.1 (ImageNet)"),
     ),
-    figures=("curves",),
+    figures=("curves", "receptive_fields"),
     departures=("vgg16_rf (one 5x5, 5x5, 7x7, 7x7, 7x7 conv per stage) is Simonyan & Zisserman's comparison, not "
                 "part of the original report",),
 ))
