@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/attribution_throughput.py
 	$(BIN)/python bench/ig_vs_captum.py
+	$(BIN)/python bench/cka_throughput.py
 	$(BIN)/python bench/allocator_faults.py
 	$(BIN)/python -m xaicnn.demo --out checkpoints/demo --no-app
 	$(BIN)/python bench/app_interaction.py --folder checkpoints/demo

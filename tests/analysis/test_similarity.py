@@ -179,3 +179,14 @@ def test_runs_on_different_datasets_or_input_sizes_are_refused_in_one_sentence()
         layer_similarity(a, make_run("plain_alpha", "c", size=100), progress=False)
     with pytest.raises(UserError, match="at least 4"):
         layer_similarity(a, n=3, progress=False)
+
+
+@pytest.mark.parametrize("offset", [0.0, 10.0, 1000.0])
+def test_float32_grams_match_the_float64_reference_even_with_a_large_common_offset(offset):
+    # gram() multiplies float32 activations raw unless a common offset dominates them; either way CKA must hold
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(200, 500, generator=g)
+    y = x[:, :300] * 2 + 0.3 * torch.randn(200, 300, generator=g)
+    fast = MinibatchCKA(2)
+    fast.update([gram(x + offset), gram(y + offset)])
+    assert fast.cka()[0, 1].item() == pytest.approx(linear_cka(x.double(), y.double(), unbiased=True), abs=1e-6)
