@@ -48,3 +48,9 @@ def test_one_checkpoint_is_self_similarity_with_text_output(cli, ckpts, tmp_path
 def test_bad_input_is_one_sentence(cli, ckpts, tmp_path, argv, message):
     code, out, err = cli("similarity", "--ckpt", ckpts / "a.pt", "--out", tmp_path / "x", *argv)
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_default_folder_names_both_runs_of_a_comparison(cli, ckpts):
+    code, out, err = cli("similarity", "--ckpt", ckpts / "a.pt", "--ckpt", ckpts / "b.pt", "--n", "8")
+    assert code == 0, err
+    assert (ckpts / "a_vs_b_similarity" / "similarity.json").is_file() and not (ckpts / "a_similarity").exists()

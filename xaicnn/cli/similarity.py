@@ -1,6 +1,7 @@
 """Representation similarity: linear CKA (Kornblith et al. 2019) between every pair of layers of two runs,
 or of one run with itself, on the same validation images, with the minibatch unbiased HSIC estimator
-(Nguyen et al. 2021) so memory stays bounded. Writes similarity.png (CKA heatmap, 0..1) and similarity.json.
+(Nguyen et al. 2021) so memory stays bounded. Writes similarity.png (CKA heatmap, 0..1) and similarity.json into
+<stem>_similarity/ (<stem>_vs_<stem>_similarity/ for two runs) beside the first checkpoint, or --out.
 
 Layers: 'blocks' (default) reads each residual/Inception/custom block and, in plain stacks (VGG, FC), each
 conv or linear layer after its activation; 'convs' reads every convolution's own output.
@@ -34,7 +35,8 @@ def run(args):
     if len(args.ckpt) > 2:
         raise UserError(f"similarity compares one run with itself or two runs; got {len(args.ckpt)} --ckpt.")
     runs = load_runs(args.ckpt)
-    out = out_dir(args.out, runs[0].path, "similarity")
+    # <a>_vs_<b>_similarity/ for two runs, so a comparison never replaces a run's self-similarity
+    out = out_dir(args.out, runs[0].path.with_name("_vs_".join(r.path.stem for r in runs) + ".pt"), "similarity")
     result = layer_similarity(*runs, n=args.n, layers=args.layers, data_dir=args.data_dir,
                               batch_size=args.batch_size or DEFAULT_BATCH_SIZE, progress=not args.json)
     files = {"figure": plots.save_figure(plots.plot_similarity(result)[0], out / "similarity.png"),
