@@ -223,3 +223,58 @@ def sanity_png(keys: tuple[Key, ...], run_index: int, **request) -> bytes:
     from xaicnn.plots import plot_sanity_check
 
     return png(plot_sanity_check(sanity(keys, run_index, **request)))
+
+
+# --- receptive fields and similarity -------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def receptive_fields(k: Key):
+    """``xaicnn.models.receptive_field.receptive_fields`` of the run's model at its input size (traced, not run)."""
+    from xaicnn.models.receptive_field import receptive_fields as trace
+
+    r = run(k)
+    return trace(r.model, r.input_size)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def receptive_fields_png(keys: tuple[Key, ...], labels: tuple[str, ...]) -> bytes:
+    from xaicnn.plots import plot_receptive_fields
+
+    return png(plot_receptive_fields([receptive_fields(k) for k in keys], list(labels)))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def effective_rf(k: Key, n: int, stage: int | None, share: float):
+    """``trained_vs_init`` of the run on ``n`` of its validation images, at the end of ``stage`` (None: the
+    net's last spatial layer), holding ``share`` of the gradient mass."""
+    from xaicnn.analysis.effective_rf import trained_vs_init
+
+    r = run(k)
+    layer = None
+    if stage is not None:
+        ends = receptive_fields(k).stage_ends()
+        layer = ends[min(stage, len(ends)) - 1].name
+    return trained_vs_init(r, r.val_data(size=n).images, layer=layer, share=share)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def effective_rf_png(keys: tuple[Key, ...], labels: tuple[str, ...], n: int, stage: int | None, share: float) -> bytes:
+    """Every run's effective field, trained and at init, on one colour scale."""
+    from xaicnn.plots import plot_effective_rf
+
+    maps, names = [], []
+    for k, label in zip(keys, labels):
+        m = effective_rf(k, n, stage, share)
+        maps += [m.trained, m.init]
+        names += [f"{label}, trained", f"{label}, init"]
+    return png(plot_effective_rf(maps, names, columns=min(4, len(maps))))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def similarity(keys: tuple[Key, ...], layers: str, n: int):
+    """``layer_similarity`` of one run with itself (one key) or of two runs, on ``n`` validation images."""
+    from xaicnn.analysis.similarity import layer_similarity
+
+    runs_ = runs(keys)
+    return layer_similarity(runs_[0], runs_[1] if len(runs_) > 1 else None, n=n, layers=layers, progress=False)

@@ -441,3 +441,32 @@ def picked_cell(event) -> tuple[int, int] | None:
     if not points:
         return None
     return int(points[0]["true_index"]), int(points[0]["predicted_index"])
+
+
+def similarity_frame(result) -> pd.DataFrame:
+    """A :class:`~xaicnn.analysis.similarity.Similarity` as one row per (row layer, column layer) pair, with
+    each layer's position so the axes keep the network's order."""
+    a, b = result.names
+    rows = []
+    for i, la in enumerate(result.layers_a):
+        for j, lb in enumerate(result.layers_b):
+            value = float(result.cka[i, j])
+            rows.append({"row": la, "column": lb, "row_index": i, "column_index": j,
+                         "cka": value if math.isfinite(value) else None, "run_a": a, "run_b": b})
+    return pd.DataFrame(rows)
+
+
+def similarity_chart(frame: pd.DataFrame, cell: int = 18, max_side: int = 640) -> alt.Chart:
+    """CKA heatmap, first layers at the top left, colour fixed to 0..1 (heatmaps of different pairs read alike);
+    the tooltip names both layers and the value."""
+    rows, columns = frame["row"].nunique(), frame["column"].nunique()
+    a, b = frame["run_a"].iloc[0], frame["run_b"].iloc[0]
+    order = lambda key: list(frame.sort_values(f"{key}_index")[key].drop_duplicates())  # noqa: E731
+    chart = alt.Chart(frame).mark_rect().encode(
+        x=alt.X("column:N", sort=order("column"), title=f"{b} layer", axis=alt.Axis(labelAngle=-60)),
+        y=alt.Y("row:N", sort=order("row"), title=f"{a} layer"),
+        color=alt.Color("cka:Q", title="linear CKA", scale=alt.Scale(domain=[0, 1], scheme="viridis")),
+        tooltip=[alt.Tooltip("row:N", title=f"{a} layer"), alt.Tooltip("column:N", title=f"{b} layer"),
+                 alt.Tooltip("cka:Q", title="CKA", format=".3f")],
+    ).properties(width=min(max_side, max(200, cell * columns)), height=min(max_side, max(200, cell * rows)))
+    return _style(chart)

@@ -90,6 +90,12 @@ class ReceptiveFields:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def stage_ends(self) -> list[LayerField]:
+        """The spatial layers where the jump grows (pooling, strided convs), in forward order: each ends a stage,
+        so "the end of stage k" names comparable layers in nets of the same plan (a 3x3 stack and its 7x7 twin)."""
+        rows = [row for row in self.layers if row.spatial]
+        return [row for before, row in zip(rows, rows[1:]) if max(row.jump) > max(before.jump)]
+
     @classmethod
     def from_summary(cls, doc: dict) -> "ReceptiveFields":
         """The fields of ``xaicnn summary --json``'s rows (``summarize()``): its layers, not every module."""

@@ -139,7 +139,7 @@ def receptive_fields(ctx: FigureContext) -> list[str]:
     stage = options["stage"] or _deepest_fitting_stage(next(iter(fields.values())))
     measured = {}
     for label, run in ctx.runs.items():
-        layer = _downsamplings(fields[label])[stage - 1].name
+        layer = fields[label].stage_ends()[stage - 1].name
         ctx.log(f"receptive_fields: effective field of {label} at {layer} (stage {stage}) on {options['n']} images "
                 f"(trained, and {len(options['seeds'])} initialisations)")
         measured[label] = trained_vs_init(run, run.val_data(size=options["n"]).images, layer=layer,
@@ -159,17 +159,11 @@ def _radius_holding(erf, share: float) -> float:
     return next((r for r, mass in erf.mass_within if mass >= share), float("nan"))
 
 
-def _downsamplings(fields) -> list:
-    """The layers where the jump grows (pooling, strided convs): each ends a stage, in forward order."""
-    rows = [row for row in fields.layers if row.spatial]
-    return [row for before, row in zip(rows, rows[1:]) if max(row.jump) > max(before.jump)]
-
-
 def _deepest_fitting_stage(fields) -> int:
     """The deepest stage whose theoretical field is at most half the image (so the window of its centre unit lies
     inside the image with room around it and the effective field is not cut off by the image's edge); at least 1."""
     side = min(fields.input_size[1:])
-    fitting = [k for k, row in enumerate(_downsamplings(fields), 1) if max(row.receptive_field) <= side / 2]
+    fitting = [k for k, row in enumerate(fields.stage_ends(), 1) if max(row.receptive_field) <= side / 2]
     return fitting[-1] if fitting else 1
 
 
