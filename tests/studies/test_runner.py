@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from xaicnn import studies
-from xaicnn.errors import UserError
+from xaicnn.errors import Interrupted, UserError
 from xaicnn.studies import verdicts
 
 
@@ -112,8 +112,11 @@ def test_interrupted_study_resumes_unfinished_and_skips_finished_runs(tmp_path, 
         return real_train(config, on_epoch_end=stop, **kw)
 
     monkeypatch.setattr(trainer, "train", train_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted) as stopped:
         studies.run_study(spec, "smoke", dataset="digits", out=tmp_path, progress=False, log=lambda *a: None)
+    assert stopped.value.exit_code == 130  # what was kept, in one sentence
+    assert str(stopped.value) == (f"1 of 6 runs finished (kept in {tmp_path / 'runs'}); 1 unfinished run was saved at "
+                                  f"its last checkpoint; run the same command again to continue.")
     runs = tmp_path / "runs"
     first, second = runs / "k3-seed0.pt", runs / "k3-seed1.pt"
     assert load_checkpoint(first).status == "complete" and load_checkpoint(second).status == "running"

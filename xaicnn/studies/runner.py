@@ -3,24 +3,34 @@
 Each run is one checkpoint ``DIR/runs/<condition>-seed<k>.pt`` written by the ordinary trainer, so the
 comparison app and ``xaicnn inspect`` read study runs like any other. Starting a study again skips the
 finished runs and resumes the unfinished ones from their last epoch; ``jobs > 1`` trains independent runs
-in parallel processes (spawned, so each gets a clean torch), splitting the CPU cores between them.
+in parallel processes (fresh interpreters, so each gets a clean torch), splitting the CPU cores between them.
+
+One study writes a folder at a time (an :class:`~xaicnn._io.OutputLock` on ``study.json``). Ctrl-C or
+SIGTERM starts nothing new and stops within about two seconds: each worker is told once to save the step it
+is at and stop (a worker that does not stop within :data:`STOP_GRACE` seconds is killed, and its last
+checkpoint is what is kept), then one sentence says what was kept (:class:`~xaicnn.errors.Interrupted`).
+Workers run in their own process groups, so a terminal's Ctrl-C reaches only the study, which passes it on
+exactly once (a second signal to a training means "stop at once", not "save first").
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from ..errors import UserError
-from .._io import write_json
+from ..errors import Interrupted, Terminated, UserError
+from .._io import OutputLock, write_json
 from .record import load_record, new_record, run_marker
 from .spec import StudySpec, get
 
 DEFAULT_ROOT = Path("studies")  # default --out is studies/<name>/ (git-ignored)
+STOP_GRACE = 1.5  # seconds a worker has, once told to stop, to save its step and exit before it is killed
 
 # TrainConfig fields that define what a run trains: a checkpoint whose values differ belongs to another study.
 IDENTITY_FIELDS = ("arch", "dataset", "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay",
@@ -166,6 +176,67 @@ def _execute(task: dict) -> dict:
     return {"name": Path(config.out).stem, "status": status, "seconds": time.perf_counter() - start}
 
 
+def _worker_entry(control_fd: int, results_fd: int) -> None:
+    """A worker process (started by :meth:`_Worker.start`): read its task from ``control``, train it and send
+    back ("done", result), ("interrupted", by_sigterm) or ("error", exception, traceback) on ``results``.
+
+    It was born in its own process group, so the terminal's Ctrl-C reaches only the study, which passes it
+    on through ``control`` exactly once (a request sent while the worker was starting waits in the pipe).
+    If the study itself dies, ``control`` reaches its end and the worker stops as on a SIGTERM: it saves its
+    step and exits, never an orphan."""
+    import pickle
+    import sys
+    import traceback
+    from multiprocessing.connection import Connection
+
+    control, results = Connection(control_fd, writable=False), Connection(results_fd, readable=False)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    if hasattr(signal, "SIGTTOU"):  # not the terminal's foreground group: write to it even under 'stty tostop'
+        signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        task = control.recv()
+        threading.Thread(target=_obey, args=(control,), daemon=True).start()
+        reply = ("done", _execute(task))
+    except KeyboardInterrupt as err:  # stopped outside the training loop (starting up, or a second signal)
+        reply = ("interrupted", isinstance(err, Terminated))
+    except Interrupted as err:  # the trainer saved where it was and stopped
+        reply = ("interrupted", err.exit_code == 143)
+    except BaseException as err:  # noqa: BLE001 - every error goes back to the study, which raises it
+        tb = traceback.format_exc()
+        try:
+            pickle.dumps(err)
+        except Exception:  # noqa: BLE001
+            err = RuntimeError(f"{type(err).__name__}: {err}")
+        reply = ("error", err, tb)
+    for s in (signal.SIGINT, signal.SIGTERM):  # the reply is final: a late stop request changes nothing
+        signal.signal(s, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        results.send(reply)
+    # Exit now: the run's files are written and closed, and the interpreter's own teardown (a full garbage
+    # collection over torch, scipy, pyarrow...) takes seconds on a busy machine - longer than STOP_GRACE.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _obey(control) -> None:
+    """In a worker: turn each stop request of the study into that signal to this process (the trainer's
+    handlers then save the step and stop, or stop at once on a second one); the study gone -> SIGTERM."""
+    while True:
+        try:
+            signum = control.recv()
+        except (EOFError, OSError):
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        os.kill(os.getpid(), signum)
+
+
 def _describe(result: dict) -> str:
     from ..training.checkpoint import read_checkpoint
 
@@ -184,7 +255,8 @@ def run_study(name: str | StudySpec, preset: str = "quick", *, seeds: int | None
     ``seeds`` overrides the preset's number of seeds; ``dataset`` replaces the original dataset (e.g.
     ``digits`` when CIFAR-10 is not on disk); ``out`` defaults to ``studies/<name>/``. Finished runs in
     ``out/runs/`` are skipped, unfinished ones resumed. A missing dataset raises :class:`UserError` before
-    anything trains.
+    anything trains, and so does a folder another study is writing. Ctrl-C or SIGTERM stops the runs in
+    training (each saves its step) and raises :class:`~xaicnn.errors.Interrupted` saying what was kept.
     """
     spec = get(name) if isinstance(name, str) else name
     if jobs < 1:
@@ -193,6 +265,19 @@ def run_study(name: str | StudySpec, preset: str = "quick", *, seeds: int | None
     dataset = dataset or spec.dataset
     if spec.compute is None:
         spec.preset(preset)  # an unknown preset is refused before anything is written
+    created = not out.exists()
+    try:
+        with OutputLock(out / "study.json", flag="--out"):  # one study writes a folder at a time
+            return _run_locked(spec, preset, seeds=seeds, dataset=dataset, data_dir=data_dir, download=download,
+                               out=out, jobs=jobs, progress=progress, log=log)
+    finally:
+        if created:  # refused before anything was written (e.g. a missing dataset): leave no empty folder
+            with contextlib.suppress(OSError):
+                out.rmdir()
+
+
+def _run_locked(spec: StudySpec, preset: str, *, seeds, dataset, data_dir, download, out: Path, jobs: int, progress,
+                log) -> Path:
     previous = load_record(out)
     if previous and tuple(previous.get(k) for k in ("name", "preset", "dataset")) != (spec.name, preset, dataset):
         raise UserError(f"{out} holds the {previous.get('preset')} preset of {previous.get('name')} on "
@@ -215,37 +300,246 @@ def run_study(name: str | StudySpec, preset: str = "quick", *, seeds: int | None
     (out / "runs").mkdir(parents=True, exist_ok=True)
     write_json(out / "study.json", record)
 
-    states = {r.name: _existing(r) for r in runs}
-    todo = [r for r in runs if states[r.name] != "done"]
-    skipped = len(runs) - len(todo)
-    log(f"study {spec.name} ({preset}): {len(spec.conditions)} conditions x {seeds or p.seeds} seeds on {dataset}; "
-        f"{len(todo)} runs to train" + (f", {skipped} already finished" if skipped else "") + f" -> {out}")
-    # (the check above downloaded what was asked for: workers never race to download the same files)
-    tasks = [{"config": replace(r.config, download=False).to_dict(), "progress": progress and jobs == 1,
-              "mode": "resume" if states[r.name] == "resume" else "train"} for r in todo]
+    states: dict[str, str] = {}  # run name -> 'new', 'done' or 'resume' as this session found it
+    begun: list[dict] = []  # the tasks handed to a trainer so far (filled by _execute_all)
+    finished: set[str] = set()  # the checkpoint paths of the runs that came back
     try:
-        for i, (task, result) in enumerate(_execute_all(tasks, jobs), 1):
-            result["path"] = task["config"]["out"]
-            log(f"[{i}/{len(tasks)}] {result['name']}: {_describe(result)} ({result['seconds']:.0f}s)")
-    except BaseException:  # interrupted: keep the time spent, so the report's total counts every session
+        for r in runs:
+            states[r.name] = _existing(r)
+        todo = [r for r in runs if states[r.name] != "done"]
+        skipped = len(runs) - len(todo)
+        log(f"study {spec.name} ({preset}): {len(spec.conditions)} conditions x {seeds or p.seeds} seeds on {dataset}; "
+            f"{len(todo)} runs to train" + (f", {skipped} already finished" if skipped else "") + f" -> {out}")
+        # (the check above downloaded what was asked for: workers never race to download the same files)
+        tasks = [{"config": replace(r.config, download=False).to_dict(), "progress": progress and jobs == 1,
+                  "mode": "resume" if states[r.name] == "resume" else "train"} for r in todo]
+        with contextlib.closing(_execute_all(tasks, jobs, begun)) as results:  # closing stops the workers
+            for i, (task, result) in enumerate(results, 1):
+                finished.add(task["config"]["out"])
+                result["path"] = task["config"]["out"]
+                log(f"[{i}/{len(tasks)}] {result['name']}: {_describe(result)} ({result['seconds']:.0f}s)")
+        return write_report(out, log=log, seconds=spent_before + time.perf_counter() - started)
+    except BaseException as err:  # keep the time spent, so the report's total counts every session
         write_json(out / "study.json", {**record, "seconds": spent_before + time.perf_counter() - started})
+        if isinstance(err, (KeyboardInterrupt, Interrupted)):  # Ctrl-C, SIGTERM, or a trainer that was stopped
+            terminated = isinstance(err, Terminated) or getattr(err, "exit_code", 130) == 143
+            raise Interrupted(_kept(out, runs, states, finished, begun), terminated=terminated) from None
         raise
-    return write_report(out, log=log, seconds=spent_before + time.perf_counter() - started)
 
 
-def _execute_all(tasks: list[dict], jobs: int):
-    """Yield (task, result) as runs finish: in this process, or in ``jobs`` spawned worker processes."""
-    if jobs == 1 or len(tasks) <= 1:
+def _kept(out: Path, runs: list[PlannedRun], states: dict[str, str], finished: set[str], begun: list[dict]) -> str:
+    """The sentence that says what an interrupted study kept: finished runs, unfinished ones with a checkpoint
+    and runs stopped before their first one. Only the runs whose files may have changed this session are read
+    again (the ones that began, or all of them if it was interrupted before it had looked)."""
+    begun_paths = {task["config"]["out"] for task in begun}
+    count = {"done": 0, "saved": 0, "none": 0}
+    for r in runs:
+        path = str(r.path)
+        if path in finished:
+            state = "done"
+        elif path in begun_paths or r.name not in states:
+            state = _state_now(r.path)
+        else:  # untouched this session
+            state = {"done": "done", "resume": "saved"}.get(states[r.name], "untouched")
+        if state != "none" or path in begun_paths:  # (a run never begun has lost nothing)
+            count[state] = count.get(state, 0) + 1
+    done, saved, lost, total = count["done"], count["saved"], count["none"], len(runs)
+    runs_dir = out / "runs"
+    if done == total:
+        return (f"all {total} runs finished (kept in {runs_dir}) but the report was not written; run the same command "
+                f"again to write it.")
+    parts = [f"{done} of {total} runs finished (kept in {runs_dir})" if done else f"none of the {total} runs had finished"]
+    if saved:
+        parts.append(f"{saved} unfinished run{'s' * (saved != 1)} {'were' if saved != 1 else 'was'} saved at "
+                     f"{'their' if saved != 1 else 'its'} last checkpoint" + ("" if done else f" in {runs_dir}"))
+    if lost:
+        parts.append(f"{lost} run{'s' * (lost != 1)} stopped before {'their' if lost != 1 else 'its'} first "
+                     f"checkpoint and will start over")
+    return "; ".join(parts) + "; run the same command again to continue."
+
+
+def _state_now(path: Path) -> str:
+    """'done', 'saved' (an unfinished run with a checkpoint) or 'none' (no checkpoint yet) for a run's file."""
+    from ..training.checkpoint import STATUS_RUNNING, read_checkpoint
+
+    if run_marker(path).exists():
+        return "done"
+    if not path.exists():
+        return "none"
+    try:
+        return "saved" if read_checkpoint(path)["meta"]["status"] == STATUS_RUNNING else "done"
+    except (UserError, OSError):  # unreadable: it is not a finished run
+        return "none"
+
+
+def _execute_all(tasks: list[dict], jobs: int, begun: list[dict]):
+    """Yield (task, result) as runs finish: in this process, or in ``jobs`` worker processes, started one per
+    run as places free up (nothing is queued inside a worker, so a stop starts nothing new). ``begun``
+    receives each task as it is handed to a trainer. An error, an interrupt or ``close()`` stops the workers
+    still running (:func:`_stop_workers`) before the exception goes on."""
+    if jobs == 1 or len(tasks) <= 1 or os.name != "posix":  # (workers need POSIX pipes and process groups)
         for task in tasks:
+            begun.append(task)
             yield task, _execute(task)
         return
-    import multiprocessing
+    from collections import deque
+    from multiprocessing.connection import wait
 
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"))
+    pending, running, ended = deque(tasks), {}, []  # running: results connection -> _Worker
+    reason: BaseException | None = None
     try:
-        futures = {pool.submit(_execute, task): task for task in tasks}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+        while pending or running:
+            while pending and len(running) < jobs:
+                _Worker.start(pending.popleft(), running, begun)
+            for conn in wait(list(running)):
+                worker = running.pop(conn)
+                reply = worker.reply()
+                worker.control.close()  # (it has answered: no more requests)
+                ended = [w for w in ended if w.process.poll() is None] + [worker]  # (reaps the ones that exited)
+                yield worker.task, _outcome(worker, reply)
+    except BaseException as err:
+        reason = err
+        raise
+    finally:  # (the ones that replied are only exiting: waited for too, so none outlives the study)
+        _stop_workers([*running.values(), *ended], signal.SIGTERM if isinstance(reason, Terminated) else signal.SIGINT)
+
+
+class _RemoteTraceback(Exception):
+    """A worker's traceback, chained to the error it raised (as concurrent.futures does)."""
+
+    def __init__(self, tb: str):
+        super().__init__(tb)
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.args[0]}"""'
+
+
+# A worker runs this; sys.argv[1] is the study's sys.path, so it imports the same xaicnn.
+_BOOT = ("import json, sys; sys.path[:0] = [p for p in json.loads(sys.argv[1]) if p not in sys.path]; "
+         "from xaicnn.studies.runner import _worker_entry; _worker_entry(int(sys.argv[2]), int(sys.argv[3]))")
+
+
+class _Worker:
+    """One process training one run (:func:`_worker_entry`): ``control`` carries its task, then stop
+    requests (a signal number); ``results`` brings its reply, and reads as ended once it has exited."""
+
+    def __init__(self, task: dict, process, results, control):
+        self.task, self.process, self.results, self.control = task, process, results, control
+        self.killed = False
+        self.answered = False  # its reply (or its end) was read; results is closed
+
+    @classmethod
+    def start(cls, task: dict, running: dict, begun: list) -> None:
+        """Start a worker for ``task`` in a process group of its own (set before it runs a line of Python,
+        so a Ctrl-C to the study's group never reaches it) and register it in ``running``."""
+        import json
+        import subprocess
+        import sys
+        from multiprocessing.connection import Connection
+
+        control_r, control_w = os.pipe()
+        results_r, results_w = os.pipe()
+        group = {"process_group": 0} if sys.version_info >= (3, 11) else {"start_new_session": True}
+        try:
+            process = subprocess.Popen([sys.executable, "-c", _BOOT, json.dumps(sys.path), str(control_r),
+                                        str(results_w)], pass_fds=(control_r, results_w), stdin=subprocess.DEVNULL,
+                                       **(group if os.name == "posix" else {}))
+        except BaseException:
+            for fd in (control_w, results_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (control_r, results_w):
+                os.close(fd)
+        worker = cls(task, process, Connection(results_r, writable=False), Connection(control_w, readable=False))
+        running[worker.results] = worker
+        begun.append(task)
+        with contextlib.suppress(OSError):
+            worker.control.send(task)
+
+    def reply(self) -> tuple:
+        """Its reply; ("died", exit code) if it ended without one. Closes ``results``."""
+        try:
+            return self.results.recv()
+        except (EOFError, OSError):  # it ended without a word: killed (out of memory, kill -9) or crashed
+            self.process.wait()
+            self.clear()
+            return ("died", self.process.returncode)
+        finally:
+            self.results.close()
+            self.answered = True
+
+    def tell(self, signum: int) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.control.send(int(signum))
+
+    def clear(self) -> None:
+        """After it was killed: remove the temp file of a checkpoint write it was in, and its lock file."""
+        lock = OutputLock(self.task["config"]["out"])
+        with contextlib.suppress(UserError, OSError):
+            lock.acquire()  # removes the dead writer's temp files; releasing deletes the lock file
+        lock.release()
+
+
+def _outcome(worker: _Worker, reply: tuple) -> dict:
+    """A worker's result, or its error raised here."""
+    kind = reply[0]
+    if kind == "done":
+        return reply[1]
+    if kind == "interrupted":  # someone stopped that worker itself: the study stops too
+        raise Terminated() if reply[1] else KeyboardInterrupt()
+    if kind == "error":
+        err, tb = reply[1], reply[2]
+        err.__cause__ = _RemoteTraceback(tb)
+        raise err
+    code = reply[1]
+    how = f"by signal {-code}" if code is not None and code < 0 else f"with exit code {code}"
+    raise UserError(f"The process training {Path(worker.task['config']['out']).stem} ended {how} before it finished "
+                    f"(out of memory?); run the same command again to continue from its last checkpoint, with fewer "
+                    f"--jobs if memory is short.")
+
+
+def _stop_workers(workers: list[_Worker], signum: int) -> None:
+    """Tell each running worker once to stop (it saves the step it is at), give them :data:`STOP_GRACE` seconds,
+    kill the ones still running and clear what a killed one may have left (temp file, lock file).
+
+    Meanwhile our own SIGINT/SIGTERM handlers only pass a further signal on: a second Ctrl-C makes the
+    trainings stop at once, as it does for a single ``xaicnn train``, and cannot cut this clean-up short."""
+    workers = [w for w in workers if w.process.poll() is None or not w.answered]
+    if not workers:
+        return
+    from multiprocessing.connection import wait
+
+    asked: list[int] = []
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for s in (signal.SIGINT, signal.SIGTERM):
+            previous[s] = signal.signal(s, lambda signum, frame: asked.append(signum))
+    try:
+        for worker in workers:
+            worker.tell(signum)
+        deadline = time.monotonic() + STOP_GRACE
+        while (alive := [w for w in workers if w.process.poll() is None]) and time.monotonic() < deadline:
+            while asked:
+                again = asked.pop(0)
+                for worker in alive:
+                    worker.tell(again)
+            listening = {w.results: w for w in alive if not w.answered}
+            timeout = min(0.05, max(0.0, deadline - time.monotonic()))
+            if not listening:  # all have answered and are exiting
+                time.sleep(timeout)
+            for conn in wait(list(listening), timeout=timeout) if listening else ():
+                listening[conn].reply()  # read (and dropped): the checkpoints on disk say what was kept
+        for worker in workers:
+            if worker.process.poll() is None:
+                worker.process.kill()
+                worker.killed = True
+            worker.process.wait()
+            for conn in (worker.results, worker.control):
+                conn.close()
     finally:
-        # On an interrupt or an error, don't start queued runs; running ones stop with the process group.
-        pool.shutdown(wait=True, cancel_futures=True)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    for worker in workers:
+        if worker.killed:  # its checkpoint write may have been cut short: no temp file or lock file stays
+            worker.clear()
