@@ -36,6 +36,7 @@ bench: setup
 	$(BIN)/python bench/attribution_throughput.py
 	$(BIN)/python bench/ig_vs_captum.py
 	$(BIN)/python bench/cka_throughput.py
+	$(BIN)/python bench/erf_throughput.py
 	$(BIN)/python bench/allocator_faults.py
 	$(BIN)/python -m xaicnn.demo --out checkpoints/demo --no-app
 	$(BIN)/python bench/app_interaction.py --folder checkpoints/demo
