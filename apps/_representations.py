@@ -70,8 +70,14 @@ def similarity_page(entries) -> None:
     by_name = {e.name: e for e in entries}
     left, right = st.columns(2)
     a = left.selectbox("Run (rows)", names, key="cka_a")
-    b = right.selectbox("Run (columns)", names, index=min(1, len(names) - 1), key="cka_b",
-                        help="The same run as the rows: its layers compared with each other.")
+    # only runs that can see the same images: the same dataset at the same input size (the rows' run itself too)
+    partners = [e.name for e in entries if e.data_label == by_name[a].data_label]
+    others = [name for name in partners if name != a]
+    if st.session_state.get("cka_b") not in partners:
+        st.session_state["cka_b"] = others[0] if others else a
+    b = right.selectbox("Run (columns)", partners, key="cka_b",
+                        help=f"The selected runs on {by_name[a].data_label} (the same validation images feed both); "
+                             f"the rows' run itself compares its layers with each other.")
     left, right = st.columns(2)
     layers = left.radio("Layers", ["blocks", "convs"], horizontal=True, key="cka_layers",
                         help="blocks: the output of each block (a residual block, an Inception module, a VGG stage's "

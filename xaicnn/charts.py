@@ -456,7 +456,7 @@ def similarity_frame(result) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def similarity_chart(frame: pd.DataFrame, cell: int = 18, max_side: int = 640) -> alt.Chart:
+def similarity_chart(frame: pd.DataFrame, cell: int = 22, min_side: int = 320, max_side: int = 640) -> alt.Chart:
     """CKA heatmap, first layers at the top left, colour fixed to 0..1 (heatmaps of different pairs read alike);
     the tooltip names both layers and the value."""
     rows, columns = frame["row"].nunique(), frame["column"].nunique()
@@ -468,5 +468,5 @@ def similarity_chart(frame: pd.DataFrame, cell: int = 18, max_side: int = 640) -
         color=alt.Color("cka:Q", title="linear CKA", scale=alt.Scale(domain=[0, 1], scheme="viridis")),
         tooltip=[alt.Tooltip("row:N", title=f"{a} layer"), alt.Tooltip("column:N", title=f"{b} layer"),
                  alt.Tooltip("cka:Q", title="CKA", format=".3f")],
-    ).properties(width=min(max_side, max(200, cell * columns)), height=min(max_side, max(200, cell * rows)))
+    ).properties(width=min(max_side, max(min_side, cell * columns)), height=min(max_side, max(min_side, cell * rows)))
     return _style(chart)

@@ -14,7 +14,8 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
-PAGES = ["Overview", "Curves", "Gradient flow", "Complexity", "Confusion", "Attributions", "Studies"]
+PAGES = ["Overview", "Curves", "Gradient flow", "Complexity", "Receptive fields", "Similarity", "Confusion", "Attributions",
+         "Studies"]
 
 pytestmark = [
     pytest.mark.browser,
