@@ -9,7 +9,7 @@ passes with no hooks. Two ResNet-18s with different random weights (``xaicnn.mod
 images of the same shape (the output says which). Wall and CPU seconds of this process (on a shared machine
 the wall clock also counts waiting for a core); the median of ``--repeats`` after a warm-up. Asserts nothing.
 
-    .venv/bin/python bench/cka_throughput.py [--images 1000] [--batch-size 256] [--repeats 3] [--device cpu] [--threads N]
+    .venv/bin/python bench/cka_throughput.py [--images 1000] [--batch-size 128] [--repeats 3] [--device cpu] [--threads N]
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from xaicnn import data, models
-from xaicnn.analysis.similarity import minibatches, model_similarity
+from xaicnn.analysis.similarity import DEFAULT_BATCH_SIZE, minibatches, model_similarity
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -47,7 +47,7 @@ def timed(fn) -> tuple[float, float, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=1000)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")

@@ -21,7 +21,7 @@ def add_arguments(parser):
     parser.add_argument("--layers", default="blocks", metavar="KIND",
                         help="which layers: blocks (default) or convs")
     parser.add_argument("--batch-size", type=int, default=None, metavar="N",
-                        help="images per minibatch (default: 256); memory grows with it, the result hardly does")
+                        help="images per minibatch (default: 128); memory grows with it, the result hardly does")
     parser.add_argument("--data-dir", metavar="DIR", help="folder holding mnist/cifar10 (default: the run's)")
 
 
