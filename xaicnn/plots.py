@@ -629,3 +629,90 @@ def plot_effective_rf(erfs, labels: list[str] | None = None, columns: int = 4):
                         Line2D([], [], color="0.3", lw=1.2, ls="--", label="effective: square holding the share")],
                loc="outside lower center", ncol=2, fontsize=8, frameon=False)
     return fig, axes
+
+
+# --- inside the network: learned filters, feature maps, unit health (xaicnn features) ---
+
+
+def plot_filters(filters, labels: list[str] | None = None):
+    """First-layer kernels (:class:`~xaicnn.analysis.features.Filters`) of each run side by side, each drawn by
+    :func:`~xaicnn.analysis.features.filter_grid` on that run's ONE symmetric scale (0 = grey; RGB for 3-channel
+    inputs, grey for 1, the channel mean otherwise), which the caption under each grid states. Returns
+    ``(fig, axes)``; axes is 1-D."""
+    filters = _as_list(filters)
+    labels = list(labels) if labels else [f.label or f"run {i + 1}" for i, f in enumerate(filters)]
+    grids = [f.grid() for f in filters]
+    fig, axes = plt.subplots(1, len(filters), figsize=(3.6 * len(filters) + 0.4, 4.2), squeeze=False,
+                             layout="constrained")
+    for ax, f, grid, label in zip(axes[0], filters, grids, labels):
+        ax.imshow(grid, interpolation="nearest")
+        ax.set(xticks=[], yticks=[])
+        ax.set_title(f"{label}\n{f.module}", fontsize=9)
+        ax.set_xlabel(f.caption(), fontsize=8)
+    fig.suptitle("first-layer filters (one scale per run)", fontsize=10)
+    return fig, axes[0]
+
+
+def plot_feature_maps(maps, labels: list[str] | None = None, columns: int | None = None):
+    """Feature maps (:class:`~xaicnn.analysis.features.FeatureMaps`) of one image per run: each run a panel with
+    the image first, then its most active channels (most active first, channel index and mean in the corner).
+    Every run shown at the same layer shares ONE colour scale (:func:`feature_map_scales`, on its colour bar).
+    Returns ``(fig, subfigures)``."""
+    from .analysis.features import feature_map_scales
+
+    maps = _as_list(maps)
+    labels = list(labels) if labels else [m.label or f"run {i + 1}" for i, m in enumerate(maps)]
+    scales = feature_map_scales(maps)
+    cells = max(len(m.channels) for m in maps) + 1
+    cols = columns or int(np.ceil(np.sqrt(cells)))
+    rows = -(-cells // cols)
+    fig = plt.figure(figsize=(len(maps) * (1.3 * cols + 0.9), 1.35 * rows + 1.0), layout="constrained")
+    panels = np.atleast_1d(fig.subfigures(1, len(maps)))
+    for panel, m, label in zip(panels, maps, labels):
+        axes = panel.subplots(rows, cols, squeeze=False)
+        _show_image(axes[0, 0], m.image)
+        axes[0, 0].set_title("image" if m.image_index is None else f"image {m.image_index}", fontsize=7)
+        vmin, vmax = scales[m.layer]
+        image = None
+        for ax, fmap, channel, mean in zip(axes.flat[1:], m.maps, m.channels, m.means):
+            image = ax.imshow(fmap, cmap="magma", vmin=vmin, vmax=vmax, interpolation="nearest")
+            ax.set_title(f"ch {channel}: {mean:.2g}", fontsize=7)
+            ax.set(xticks=[], yticks=[])
+        for ax in axes.flat[1 + len(m.channels):]:
+            ax.axis("off")
+        panel.suptitle(f"{label}: {m.layer}, top {len(m.channels)} of {m.layer_channels} channels", fontsize=9)
+        if image is not None:
+            panel.colorbar(image, ax=axes, shrink=0.7,
+                           label=f"activation ({vmin:.2g} to {vmax:.2g}, shared at {m.layer})")
+    return fig, panels
+
+
+def plot_unit_health(health, labels: list[str] | None = None):
+    """Dead share per layer (:class:`~xaicnn.analysis.features.UnitHealth`), one line per run, depth (layer
+    position in forward order) on x; layer names label the ticks when every run has the same layers. Returns
+    ``(fig, ax)``."""
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    health = _as_list(health)
+    labels = list(labels) if labels else [h.label or f"run {i + 1}" for i, h in enumerate(health)]
+    longest = max(len(h.rows) for h in health)
+    fig, ax = plt.subplots(figsize=(min(max(6.0, 0.3 * longest + 3), 16), 4.2), layout="constrained")
+    for k, (h, label) in enumerate(zip(health, labels)):
+        share = [r.dead_share for r in h.rows]
+        dead, units = sum(r.dead for r in h.rows), sum(r.units for r in h.rows)
+        ax.plot(np.arange(1, len(share) + 1), share, marker="o", ms=3, color=f"C{k % 10}",
+                label=f"{label}: {dead} of {units} units dead, {h.images} images")
+    names = [[r.layer for r in h.rows] for h in health]
+    if all(n == names[0] for n in names):
+        step = max(1, -(-len(names[0]) // 40))
+        ticks = np.arange(1, len(names[0]) + 1, step)
+        ax.set_xticks(ticks, [names[0][i - 1] for i in ticks], rotation=90, fontsize=_tick_fontsize(len(ticks)))
+        ax.set_xlabel(f"layer ({health[0].layer_kind}, forward order)")
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel(f"layer depth ({health[0].layer_kind} layers, forward order)")
+    ax.set(ylim=(-0.03, 1.03), ylabel="dead share (never > 0 on any image)", title="dead units per layer")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig, ax
