@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "curves": ("curves", "learning curves (loss, accuracy) of one or more runs"),
     "similarity": ("similarity", "linear CKA between the layers of two runs (or of one with itself)"),
     "receptive-field": ("receptive_field", "theoretical receptive field per layer; effective field of runs, trained vs init"),
+    "features": ("features", "inside the network: first-layer filters, feature maps, dead units per layer"),
     "study": ("study", "run a whole experiment: conditions x seeds -> table, statistics, verdicts, figures"),
 }
 
