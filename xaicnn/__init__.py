@@ -8,6 +8,7 @@ The public API, imported lazily so that ``import xaicnn`` (and ``xaicnn --help``
     xaicnn.complexity(model, input_size)                                          # per-layer shapes/params/FLOPs
     xaicnn.receptive_fields(model, input_size)                                    # per-layer theoretical RF, jump, start
     xaicnn.trained_vs_init(run, run.val_data(size=64))                            # effective RF (Luo et al. 2016)
+    xaicnn.unit_health(run); xaicnn.first_conv_filters(run)                       # dead units per layer; first-layer kernels
     xaicnn.train(xaicnn.TrainConfig(arch="vgg_block", dataset="digits"))          # -> checkpoint path
     run = xaicnn.load_checkpoint(path)                                            # .model .meta .history .gradient_flow
     xaicnn.evaluate(run); xaicnn.gradient_flow(run)                               # scikit-learn metrics; layers x epochs
@@ -47,6 +48,9 @@ _API = {
     "effective_receptive_field": "xaicnn.analysis.effective_rf:effective_receptive_field",
     "effective_receptive_field_at_init": "xaicnn.analysis.effective_rf:effective_receptive_field_at_init",
     "trained_vs_init": "xaicnn.analysis.effective_rf:trained_vs_init",
+    "first_conv_filters": "xaicnn.analysis.features:first_conv_filters",
+    "feature_maps": "xaicnn.analysis.features:feature_maps",
+    "unit_health": "xaicnn.analysis.features:unit_health",
 }
 
 __all__ = sorted(_API)
