@@ -51,6 +51,7 @@ _API = {
     "first_conv_filters": "xaicnn.analysis.features:first_conv_filters",
     "feature_maps": "xaicnn.analysis.features:feature_maps",
     "unit_health": "xaicnn.analysis.features:unit_health",
+    "top_images": "xaicnn.analysis.top_images:top_images",
 }
 
 __all__ = sorted(_API)

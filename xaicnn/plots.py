@@ -716,3 +716,42 @@ def plot_unit_health(health, labels: list[str] | None = None):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig, ax
+
+
+# --- inside the network: top images per channel (Zeiler & Fergus's dataset examples) ---
+
+
+def plot_top_images(result, images, classes=None, *, crops: bool = True):
+    """Top images per channel (:class:`~xaicnn.analysis.top_images.TopImages`): one row per channel, best first.
+
+    ``images``: the uint8 [N, C, H, W] image set the result's indices point into (``run.val_data().images``);
+    ``classes``: class names for the captions (default the result's). For a spatial layer each cell is the
+    receptive-field crop where the channel peaks (``crops=True``) or the whole image with that window drawn;
+    otherwise the whole image. Captions: class and value. Returns ``(fig, axes)``; axes is 2-D."""
+    from matplotlib.patches import Rectangle
+
+    classes = list(classes) if classes is not None else list(result.classes)
+    rows, k = result.indices.shape
+    fig, axes = plt.subplots(rows, k, figsize=(1.25 * k + 1.0, 1.45 * rows + 0.6), squeeze=False, layout="constrained")
+    for r, channel in enumerate(result.channels):
+        for j in range(k):
+            ax = axes[r, j]
+            index, label = int(result.indices[r, j]), int(result.labels[r, j])
+            _show_image(ax, images[index])
+            if result.spatial:
+                top, left, bottom, right = result.boxes[r, j].tolist()
+                if crops:
+                    ax.set(xlim=(left - 0.5, right - 0.5), ylim=(bottom - 0.5, top - 0.5))
+                else:
+                    ax.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False,
+                                           ec="tab:orange", lw=1.2))
+            name = classes[label] if label < len(classes) else str(label)
+            ax.set_title(f"{name[:10]} {float(result.values[r, j]):.3g}", fontsize=7, pad=2)
+        axes[r, 0].set_ylabel(f"ch {channel}\nmean {float(result.mean_values[r]):.3g}", fontsize=8)
+    what = ("receptive-field crop at the channel's peak" if crops else "window of the peak drawn") if result.spatial \
+        else "whole image"
+    fig.suptitle(f"{result.name + ': ' if result.name else ''}top {k} of {result.images} images per channel, "
+                 f"layer {result.layer}", fontsize=10)
+    fig.text(0.5, 0, f"{what}; caption: class and {result.value}; {result.selection}", ha="center", va="top", fontsize=8,
+             color="0.3")
+    return fig, axes
