@@ -168,6 +168,7 @@ def find_layer(model: nn.Module, example: torch.Tensor, layer: str) -> nn.Module
 
 
 def _output_shape(model: nn.Module, module: nn.Module, example: torch.Tensor, layer: str) -> tuple[int, ...]:
+    """One image's output shape at ``layer``, read before the pass so a wrong layer or channel fails at once."""
     shape: list[tuple[int, ...]] = []
 
     def read(module, inputs, output):
@@ -202,7 +203,7 @@ def _chosen_channels(channels, means: torch.Tensor) -> tuple[list[int], str]:
         count = DEFAULT_CHANNELS if channels is None else channels
         order = torch.sort(means, descending=True, stable=True).indices[:count]  # ties: the lower channel first
         return order.tolist(), f"the {min(count, len(means))} of {len(means)} channels with the highest mean value"
-    return list(channels), "channels as given"
+    return [int(c) for c in channels], "channels as given"  # plain ints: numpy's would not go into JSON
 
 
 def _check_channels(channels, num_channels: int, layer: str) -> None:
