@@ -20,6 +20,7 @@ import io
 import streamlit as st
 
 import _cached as cached
+from _inside import open_inside
 from _pages import isolate, one_sentence, side_by_side
 from _uploads import IMAGE_TYPES, MAX_UPLOAD_MB, read_upload
 from xaicnn.errors import UserError
@@ -178,6 +179,10 @@ def page(entries):
         st.dataframe(_table(comparison), hide_index=True,
                      column_config={"probability": st.column_config.NumberColumn(format="%.3f"),
                                     "IG delta": st.column_config.NumberColumn(format="%.1e")})
+        if source != "upload" and comparison.index:
+            first = int(comparison.index[0])
+            st.button(f"Look inside the models on image {first}", key="attr_inside", on_click=open_inside,
+                      args=(first,), icon=":material/arrow_forward:")
         _agreement_panel(keys, comparison, request)
         if drawn:
             st.image(curves_png(keys, drawn, **request),

@@ -278,3 +278,88 @@ def similarity(keys: tuple[Key, ...], layers: str, n: int):
 
     runs_ = runs(keys)
     return layer_similarity(runs_[0], runs_[1] if len(runs_) > 1 else None, n=n, layers=layers, progress=False)
+
+
+# --- inside the network ------------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def has_conv(k: Key) -> bool:
+    import torch.nn as nn
+
+    return any(isinstance(m, nn.Conv2d) for m in run(k).model.modules())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def filters_png(k: Key, label: str) -> bytes:
+    """``first_conv_filters`` of the run, on its own symmetric scale."""
+    from xaicnn.analysis.features import first_conv_filters
+    from xaicnn.plots import plot_filters
+
+    return png(plot_filters([first_conv_filters(run(k), label=label)], [label]))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def feature_layers(k: Key) -> tuple[list[str], str]:
+    """The run's spatial block layers (what feature maps and top images can show) and the default one."""
+    import torch
+
+    from xaicnn.analysis.features import default_feature_layer, probe_layers
+    from xaicnn.analysis.similarity import select_layers
+
+    r = run(k)
+    example = torch.zeros(1, *r.input_size)
+    spatial = [p.name for p in probe_layers(r.model, example, select_layers(r.model, example, "blocks")) if p.spatial]
+    return spatial, default_feature_layer(r.model, example)
+
+
+def _val_image(k: Key, index: int):
+    from xaicnn.errors import UserError
+
+    images = run(k).val_data().images
+    if not 0 <= index < len(images):
+        raise UserError(f"Image {index} is out of range: the validation split has {len(images)} images (0 to "
+                        f"{len(images) - 1}).")
+    return images[index]
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def feature_maps(k: Key, index: int, layer: str):
+    """``feature_maps`` of validation image ``index`` at ``layer``."""
+    from xaicnn.analysis.features import feature_maps as maps
+
+    return maps(run(k), _val_image(k, index), layer=layer, image_index=index)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def feature_maps_png(k: Key, label: str, index: int, layer: str, scale: tuple[float, float]) -> bytes:
+    """One run's feature maps, drawn on ``scale`` (the range shared by every run shown at that layer)."""
+    from xaicnn.plots import plot_feature_maps
+
+    return png(plot_feature_maps([feature_maps(k, index, layer)], [label], scales={layer: scale}))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def top_images_png(k: Key, layer: str) -> bytes:
+    """``top_images`` of the run's layer over its whole validation split, drawn as receptive-field crops."""
+    from xaicnn.analysis.top_images import top_images
+    from xaicnn.plots import plot_top_images
+
+    r = run(k)
+    data = r.val_data()
+    return png(plot_top_images(top_images(r, layer, data=data), data.images, r.classes))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def unit_health(k: Key):
+    """``unit_health`` of the run's block layers over its validation split."""
+    from xaicnn.analysis.features import unit_health as health
+
+    return health(run(k))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def unit_health_png(keys: tuple[Key, ...], labels: tuple[str, ...]) -> bytes:
+    from xaicnn.plots import plot_unit_health
+
+    return png(plot_unit_health([unit_health(k) for k in keys], list(labels)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 import _cached as cached
+from _inside import open_inside
 from _pages import one_sentence, side_by_side
 
 MAX_IMAGES = 24  # images shown for a cell or a disagreement set (the table lists them all)
@@ -93,8 +94,11 @@ def _drilldown(entries, evaluations) -> None:
     entry = next(e for e in entries if e.name == pick["run"])
     _images(entry, indices)
     st.dataframe(predictions_table([evaluations[e.name] for e in same], indices), hide_index=True)
-    st.button(f"Explain these {min(len(indices), 12)} image(s) in Attributions", key="cm_explain",
-              on_click=explain, args=(list(indices[:12]),), icon=":material/arrow_forward:")
+    left, right = st.columns(2)
+    left.button(f"Explain these {min(len(indices), 12)} image(s) in Attributions", key="cm_explain",
+                on_click=explain, args=(list(indices[:12]),), icon=":material/arrow_forward:")
+    right.button(f"Look inside the models on image {int(indices[0])}", key="cm_inside", on_click=open_inside,
+                 args=(int(indices[0]),), icon=":material/arrow_forward:")
 
 
 def _disagreements(entries, evaluations) -> None:

@@ -2,7 +2,7 @@
 
 Sidebar: the checkpoint folder, the runs found there (a file that is not a checkpoint, or whose weights
 don't fit its architecture, listed as broken), the runs to compare. Pages: Overview, Curves, Gradient flow,
-Complexity, Receptive fields, Similarity, Confusion, Attributions, Studies - only the open page runs, and a run that fails on a page is
+Complexity, Receptive fields, Similarity, Inside, Confusion, Attributions, Studies - only the open page runs, and a run that fails on a page is
 named there and left out, never blanking the others. A thin view: every number and figure comes from
 xaicnn's library functions (the ones the CLI calls), cached in ``_cached``.
 
@@ -23,6 +23,7 @@ import streamlit as st  # noqa: E402
 import _attributions  # noqa: E402
 import _cached as cached  # noqa: E402
 import _confusion  # noqa: E402
+import _inside  # noqa: E402
 import _pages as pages  # noqa: E402
 import _representations  # noqa: E402
 import _studies  # noqa: E402
@@ -73,7 +74,7 @@ if not good:
 
 PAGES = {"Overview": pages.overview, "Curves": pages.curves, "Gradient flow": pages.gradient_flow,
          "Complexity": pages.complexity, "Receptive fields": _representations.fields_page,
-         "Similarity": _representations.similarity_page, "Confusion": _confusion.page,
+         "Similarity": _representations.similarity_page, "Inside": _inside.page, "Confusion": _confusion.page,
          "Attributions": _attributions.page, "Studies": _studies.page}
 for tab, (name, page) in zip(st.tabs(list(PAGES), key="page", on_change="rerun"), PAGES.items()):
     if not tab.open:

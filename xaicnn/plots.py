@@ -653,16 +653,17 @@ def plot_filters(filters, labels: list[str] | None = None):
     return fig, axes[0]
 
 
-def plot_feature_maps(maps, labels: list[str] | None = None, columns: int | None = None):
+def plot_feature_maps(maps, labels: list[str] | None = None, columns: int | None = None, scales: dict | None = None):
     """Feature maps (:class:`~xaicnn.analysis.features.FeatureMaps`) of one image per run: each run a panel with
     the image first, then its most active channels (most active first, channel index and mean in the corner).
     Every run shown at the same layer shares ONE colour scale (:func:`feature_map_scales`, on its colour bar).
-    Returns ``(fig, subfigures)``."""
+    ``scales`` ({layer: (vmin, vmax)}) sets those scales instead, so runs drawn in separate figures can still
+    share them (the app draws one figure per run). Returns ``(fig, subfigures)``."""
     from .analysis.features import feature_map_scales
 
     maps = _as_list(maps)
     labels = list(labels) if labels else [m.label or f"run {i + 1}" for i, m in enumerate(maps)]
-    scales = feature_map_scales(maps)
+    scales = scales or feature_map_scales(maps)
     cells = max(len(m.channels) for m in maps) + 1
     cols = columns or int(np.ceil(np.sqrt(cells)))
     rows = -(-cells // cols)

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 APP = Path(__file__).resolve().parents[2] / "apps" / "compare.py"
 sys.path.insert(0, str(APP.parent))  # the app's helper modules (_uploads) for the direct tests
 
-PAGES = ["Overview", "Curves", "Gradient flow", "Complexity", "Receptive fields", "Similarity", "Confusion", "Attributions",
+PAGES = ["Overview", "Curves", "Gradient flow", "Complexity", "Receptive fields", "Similarity", "Inside", "Confusion", "Attributions",
          "Studies"]
 
 

@@ -14,7 +14,7 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
-PAGES = ["Overview", "Curves", "Gradient flow", "Complexity", "Receptive fields", "Similarity", "Confusion", "Attributions",
+PAGES = ["Overview", "Curves", "Gradient flow", "Complexity", "Receptive fields", "Similarity", "Inside", "Confusion", "Attributions",
          "Studies"]
 
 pytestmark = [
