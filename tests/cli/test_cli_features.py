@@ -1,4 +1,4 @@
-"""xaicnn features: filters, feature maps, unit health written and in features.json (1- and 3-channel runs)."""
+"""xaicnn features: filters, feature maps, unit health, top images written and in features.json (1- and 3-channel runs)."""
 import json
 
 import matplotlib.image as mpimg
@@ -40,8 +40,8 @@ def png_ok(path):
 
 
 def test_features_of_a_digits_run_writes_figures_and_dead_share_per_layer(cli, ckpts, tmp_path):
-    code, out, err = cli("features", "--ckpt", ckpts / "digits.pt", "--top", "8", "--image", "3",
-                         "--batch-size", "16", "--out", tmp_path / "f", "--json")
+    code, out, err = cli("features", "--ckpt", ckpts / "digits.pt", "--top", "8", "--image", "3", "--k", "4",
+                         "--channels", "3", "--batch-size", "16", "--out", tmp_path / "f", "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert json.loads((tmp_path / "f" / "features.json").read_text()) == doc
@@ -56,7 +56,9 @@ def test_features_of_a_digits_run_writes_figures_and_dead_share_per_layer(cli, c
     assert [r["layer"] for r in health["rows"]] == ["features.0", "features.2", "features.3"]
     for row in health["rows"]:
         assert 0 <= row["dead_share"] <= 1 and row["dead_share"] == pytest.approx(row["dead"] / row["units"], abs=1e-6)
-    for name in ("filters.png", "feature_maps.png", "unit_health.png"):
+    top = run["top_images"]
+    assert top["layer"] == "features.2" and top["k"] == 4 and top["images"] == 40 and len(top["channels"]) == 3
+    for name in ("filters.png", "feature_maps.png", "unit_health.png", "top_images.png"):
         png_ok(tmp_path / "f" / name)
 
 
@@ -78,7 +80,9 @@ def test_two_runs_and_a_net_without_convolutions(cli, ckpts):
     assert "fc: no filters" in out and "fc: no feature maps" in out
     doc = json.loads((ckpts / "digits_vs_fc_features" / "features.json").read_text())
     digits, fc = doc["runs"]
-    assert "skipped" in fc["filters"] and "skipped" in fc["feature_maps"]
+    assert "skipped" in fc["filters"] and "skipped" in fc["feature_maps"] and "skipped" in fc["top_images"]
+    assert digits["top_images"]["images"] == 20 and "top_images_digits" in doc["files"]
+    png_ok(ckpts / "digits_vs_fc_features" / "top_images_digits.png")
     assert len(fc["unit_health"]["rows"]) >= 19 and all(r["units"] == 16 for r in fc["unit_health"]["rows"])
     assert digits["unit_health"]["images"] == fc["unit_health"]["images"] == 20
     png_ok(ckpts / "digits_vs_fc_features" / "unit_health.png")
@@ -88,6 +92,7 @@ def test_two_runs_and_a_net_without_convolutions(cli, ckpts):
     (["--layer", "feature.3"], "No layer 'feature.3' in BlockNet; did you mean features.3"),
     (["--layers", "blox"], "Unknown layer kind 'blox'; did you mean blocks"),
     (["--top", "0"], "must be at least 1"),
+    (["--k", "0"], "must be at least 1"),
     (["--image", "40"], "--image must be below 40"),
 ])
 def test_bad_input_is_one_sentence(cli, ckpts, tmp_path, argv, message):

@@ -2,7 +2,9 @@
 grey for 1, one symmetric scale per run, stated), one validation image's feature maps at a layer (feature_maps.png:
 the --top most active channels, one colour scale per layer shared by the runs) and unit health (unit_health.png:
 per layer the share of units never > 0 on --n validation images - dead ReLUs - with the mean and spread of the
-activations, streamed in batches). Writes features.json beside the figures, into <stem>_features/
+activations, streamed in batches) and the validation images that excite the --channels most active channels of
+the feature maps' layer most (top_images.png, or top_images_<run>.png per run: Zeiler & Fergus's dataset examples,
+receptive-field crops for spatial layers). Writes features.json beside the figures, into <stem>_features/
 (<a>_vs_<b>_features/ for several runs) beside the first checkpoint, or --out.
 
 --layer is a module name from the model's own tree (e.g. features.3, layer2.1; default: the middle one of the
@@ -26,7 +28,10 @@ def add_arguments(parser):
                         help="index of the validation image whose feature maps are shown (default: 0)")
     parser.add_argument("--top", type=int, default=16, metavar="K", help="most active channels shown (default: 16)")
     parser.add_argument("--n", type=int, default=None, metavar="N",
-                        help="validation images for unit health (default: the run's whole validation split)")
+                        help="validation images for unit health and top images (default: the run's whole validation split)")
+    parser.add_argument("--k", type=int, default=9, metavar="K", help="top images per channel (default: 9)")
+    parser.add_argument("--channels", type=int, default=8, metavar="N",
+                        help="channels whose top images are shown, the most active ones (default: 8)")
     parser.add_argument("--layers", default="blocks", metavar="KIND",
                         help="unit health's layers: blocks (default) or convs")
     parser.add_argument("--batch-size", type=int, default=128, metavar="N", help="images per batch (default: 128)")
@@ -38,12 +43,13 @@ def run(args):
     from .._io import write_json
     from ..analysis.features import feature_maps, first_conv_filters, unit_health
     from ..analysis.similarity import LAYER_KINDS
+    from ..analysis.top_images import top_images
     from ..errors import UserError
     from ._analysis import finish, load_runs, out_dir, run_labels
 
-    if args.top < 1 or args.batch_size < 1 or (args.n is not None and args.n < 1) or args.image < 0:
-        raise UserError(f"--top, --n and --batch-size must be at least 1 and --image at least 0; got {args.top}, "
-                        f"{args.n}, {args.batch_size}, {args.image}.")
+    if min(args.top, args.batch_size, args.k, args.channels, args.n or 1) < 1 or args.image < 0:
+        raise UserError(f"--top, --n, --k, --channels and --batch-size must be at least 1 and --image at least 0; got "
+                        f"{args.top}, {args.n}, {args.k}, {args.channels}, {args.batch_size}, {args.image}.")
     LAYER_KINDS.get(args.layers)  # an unknown kind is one sentence before any checkpoint is read
     runs = load_runs(args.ckpt)
     # <a>_vs_<b>_features/ for several runs, so a comparison never replaces a run's own folder
@@ -51,7 +57,7 @@ def run(args):
     labels = run_labels(runs)
     images = _shown_images(runs, args.image, args.data_dir)
 
-    records, filters, maps, health, lines = [], [], [], [], []
+    records, filters, maps, health, tops, lines = [], [], [], [], [], []
     for run_, label, (image, image_label) in zip(runs, labels, images):
         record = {"label": label, "checkpoint": str(run_.path), "arch": run_.arch, "dataset": run_.dataset,
                   "input_size": list(run_.input_size)}
@@ -75,12 +81,22 @@ def run(args):
                 raise
             record["feature_maps"] = {"skipped": str(err)}
             lines.append(f"{label}: no feature maps ({err})")
-        h = unit_health(run_, layers=args.layers, n=args.n, batch_size=args.batch_size, data_dir=args.data_dir,
+        data = run_.val_data(size=args.n, data_dir=args.data_dir)  # one image set: unit health and top images
+        h = unit_health(run_, images=data.images, layers=args.layers, batch_size=args.batch_size,
                         progress=not args.json, label=label)
         health.append(h)
         record["unit_health"] = h.to_json()
         lines.append(h.describe())
-        # --- top images per channel (xaicnn.analysis.top_images): added here when that module lands ---
+        # top images per channel at the feature maps' layer (Zeiler & Fergus's dataset examples)
+        layer = maps[-1].layer if record["feature_maps"].get("layer") else args.layer
+        if layer:
+            top = top_images(run_, layer, k=args.k, channels=args.channels, data=data, batch_size=args.batch_size,
+                             progress=not args.json)
+            tops.append((label, top, data))
+            record["top_images"] = top.to_json()
+            lines.append(top.describe())
+        else:
+            record["top_images"] = {"skipped": "no layer with feature maps; name one with --layer"}
         records.append(record)
 
     files = {}
@@ -89,6 +105,9 @@ def run(args):
     if maps:
         files["feature_maps"] = plots.save_figure(plots.plot_feature_maps(maps)[0], out / "feature_maps.png")
     files["unit_health"] = plots.save_figure(plots.plot_unit_health(health)[0], out / "unit_health.png")
+    for label, top, data in tops:  # one figure per run: each is channels x k images
+        key = "top_images" if len(runs) == 1 else f"top_images_{label}"
+        files[key] = plots.save_figure(plots.plot_top_images(top, data.images)[0], out / f"{key}.png")
     files["json"] = out / "features.json"
     doc = {"checkpoints": [str(r.path) for r in runs], "archs": [r.arch for r in runs], "image": args.image,
            "top": args.top, "layer_kind": args.layers, "runs": records, "files": {k: str(v) for k, v in files.items()}}
