@@ -219,6 +219,46 @@ def similarity(ctx: FigureContext) -> list[str]:
     return paths
 
 
+@figure("filters")
+def filters(ctx: FigureContext) -> list[str]:
+    """Each condition's learned first-layer filters side by side (one symmetric scale per run, stated)."""
+    from ..analysis.features import first_conv_filters
+    from ..plots import plot_filters
+
+    found = [first_conv_filters(run, label=ctx.spec.condition(label).name) for label, run in ctx.runs.items()]
+    return [ctx.save(plot_filters(found, [f.label for f in found])[0], "filters")]
+
+
+@figure("unit_health")
+def unit_health(ctx: FigureContext) -> list[str]:
+    """Dead units per layer (never above zero on the validation images) of every condition on one axis; the
+    section "Where do units die?" tabulates the dead share per condition."""
+    from ..analysis.features import unit_health as measure
+    from ..plots import plot_unit_health
+
+    options = {"n": None, **ctx.options.get("unit_health", {})}
+    health = {}
+    for label, run in ctx.runs.items():
+        ctx.log(f"unit_health: {label} over {options['n'] or 'all'} validation images")
+        health[label] = measure(run, n=options["n"], label=ctx.spec.condition(label).name)
+    ctx.data["unit_health"] = {label: h.to_json() for label, h in health.items()}
+    first = next(iter(health.values()))
+    ctx.sections += ["## Where do units die?", "",
+                     f"A unit is dead when it is never above zero on any of the {first.images} validation images (read "
+                     f"after each block's activation): it passes no gradient. Per condition, over its {first.layer_kind} "
+                     f"layers (the logits left out).", "",
+                     "| condition | layers | dead units | dead share | layers more than half dead | deepest such layer |",
+                     "|---|---:|---:|---:|---:|---|"]
+    for label, h in health.items():
+        units, dead = sum(r.units for r in h.rows), sum(r.dead for r in h.rows)
+        half = [r for r in h.rows if r.dead_share > 0.5]
+        ctx.sections.append(f"| {ctx.spec.condition(label).name} | {len(h.rows)} | {dead:,} of {units:,} | "
+                            f"{dead / units if units else float('nan'):.1%} | {len(half)} | "
+                            f"{half[-1].layer if half else '-'} |")
+    ctx.sections.append("")
+    return [ctx.save(plot_unit_health(list(health.values()), [h.label for h in health.values()])[0], "unit-health")]
+
+
 def similarity_section(ctx: FigureContext, selves: dict) -> list[str]:
     import numpy as np
 

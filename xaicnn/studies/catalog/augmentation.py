@@ -48,7 +48,7 @@ SPEC = register_study(StudySpec(
               "0.8688 vs 0.8634 (5 seeds each)", f"{CNN_LAB} §1 (table, analysis 3)", values=(0.8688, 0.8634),
               original_runs=(STRONG, BASIC)),
     ),
-    figures=("curves",),
+    figures=("curves", "filters"),
     departures=("AlexNet with a small-image stem (3x3/5x5 convs, stride 1, 2x2 pooling) so that 32x32 inputs keep a "
                 "feature map; the original does not say how its AlexNet was adapted to CIFAR-10",
                 "the original gives no optimiser, schedule or epoch count; ours are stated in the original-setting line"),

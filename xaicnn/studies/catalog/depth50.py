@@ -57,7 +57,7 @@ SPEC = register_study(StudySpec(
         Claim("Inception-50's first layer gets more gradient than VGG-50's", "grad_first", "inception50", ">", "vgg50",
               "VGG-50's first layers get almost no gradient; Inception-50's flow evenly", f"{CNN_LAB} §4 (1.3, conclusion)"),
     ),
-    figures=("curves", "gradient_heatmap", "gradient_lines", "similarity"),
+    figures=("curves", "gradient_heatmap", "gradient_lines", "unit_health", "similarity"),
     departures=("the original's 50-layer nets are not described: our VGG-50 stacks 47 3x3 convs (4-6-12-13-12 per "
                 "stage) + 3 FC without batch norm, our Inception-50 24 GoogLeNet modules (batch norm in every conv)",
                 "gradient is compared as log10 of the mean |gradient| of the first conv's weights, averaged over "
