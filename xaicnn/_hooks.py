@@ -27,3 +27,15 @@ def forward_hooks(modules: Iterable[nn.Module], hook: Callable, *, pre: bool = F
     finally:
         for handle in handles:
             handle.remove()
+
+
+def first_tensor(output):
+    """The tensor a hooked module produced: its output, or the first tensor of a tuple/list output (attention
+    layers return (output, weights)); None when there is none."""
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, (tuple, list)):
+        return next((o for o in output if isinstance(o, torch.Tensor)), None)
+    return None

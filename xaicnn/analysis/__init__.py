@@ -10,4 +10,9 @@ a model's complexity is ``xaicnn.models.complexity``, a run's summary ``xaicnn.t
 - ``agreement``: ``attribution_agreement(maps, names)`` - runs x runs Spearman rank correlation and top-k IoU
 - ``drilldown``: the validation images behind a confusion cell, and the images two runs disagree on
 - ``runs``: finding runs in a folder and the overview table (the app's sidebar)
+- ``effective_rf``: the effective receptive field (Luo et al., 2016), trained vs initialisation (the
+  theoretical one is ``xaicnn.models.receptive_field``)
+- ``similarity``: linear CKA between layers of two runs or one (minibatch unbiased HSIC, Nguyen et al., 2021)
+- ``features``: first-layer filters, feature maps, unit health (dead units); ``top_images``: the validation
+  images each channel likes best, with receptive-field crops (Zeiler & Fergus, 2014)
 """

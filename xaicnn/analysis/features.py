@@ -26,7 +26,8 @@ import torch
 import torch.nn as nn
 
 from ..errors import UserError
-from .similarity import _first_tensor, select_layers, trace_modules
+from .._hooks import first_tensor
+from .similarity import select_layers, trace_modules
 
 DEFAULT_TOP = 16  # feature maps shown per run: a 4 x 4 grid
 DEFAULT_BATCH_SIZE = 128  # images per forward pass in unit_health; memory is one batch's activations
@@ -70,13 +71,13 @@ def probe_layers(model: nn.Module, example: torch.Tensor, names: Sequence[str]) 
     outputs: dict[nn.Module, torch.Tensor] = {}
 
     def keep(module, inputs, output):
-        outputs.setdefault(module, _first_tensor(output))
+        outputs.setdefault(module, first_tensor(output))
 
     was_training = model.training
     model.eval()
     try:
         with forward_hooks(modules, keep):
-            result = _first_tensor(model(example))
+            result = first_tensor(model(example))
     finally:
         model.train(was_training)
     missing = [n for n, m in zip(names, modules) if m not in outputs]
@@ -245,7 +246,7 @@ def feature_maps(run_or_model, image: torch.Tensor, *, layer: str | None = None,
 
     def keep(_module, _inputs, output):
         if not captured:  # clone: an in-place ReLU after this module would overwrite the output
-            captured.append(_first_tensor(output).detach().float().cpu().clone())
+            captured.append(first_tensor(output).detach().float().cpu().clone())
 
     was_training = model.training
     model.eval()
@@ -415,7 +416,7 @@ def unit_health(run_or_model, *, images: torch.Tensor | None = None, layers: str
         slot = {find_layer(model, layer): i for i, layer in enumerate(names)}
 
         def record(module, inputs, output):  # reduced at once: nothing of the batch outlives its forward pass
-            stats[slot[module]].update(_first_tensor(output))
+            stats[slot[module]].update(first_tensor(output))
 
         from tqdm.auto import tqdm
 

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .._hooks import first_tensor
 from .._registry import Registry
 from ..errors import UserError
 
@@ -338,12 +339,6 @@ def _rows(matrix: np.ndarray) -> list[list[float | None]]:
 
 # --- running models --------------------------------------------------------------------------------------
 
-def _first_tensor(output):
-    if isinstance(output, torch.Tensor):
-        return output
-    return next(o for o in output if isinstance(o, torch.Tensor))  # (output, weights) of attention layers
-
-
 @torch.no_grad()
 def model_similarity(models: Sequence[nn.Module], normalizers: Sequence[Callable], images: torch.Tensor, *,
                      names: Sequence[str], layers: str = "blocks", batch_size: int = DEFAULT_BATCH_SIZE,
@@ -377,7 +372,7 @@ def model_similarity(models: Sequence[nn.Module], normalizers: Sequence[Callable
             slot.update({modules[name]: start + i for i, name in enumerate(names_)})
 
         def record(module, inputs, output):
-            grams[slot[module]] = gram(_first_tensor(output)).cpu()
+            grams[slot[module]] = gram(first_tensor(output)).cpu()
 
         bar = _progress_bar(n, names, progress)
         try:

@@ -31,6 +31,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn as nn
 
+from .._hooks import first_tensor
 from ..errors import UserError
 
 DEFAULT_K = 9  # images per channel: Zeiler & Fergus show nine
@@ -143,11 +144,7 @@ class _LayerReached(Exception):
     """Raised by the hook once the layer's output is read: the rest of the forward pass is not needed."""
 
 
-def _first_tensor(output) -> torch.Tensor:
-    return output if isinstance(output, torch.Tensor) else next(o for o in output if isinstance(o, torch.Tensor))
-
-
-def find_layer(model: nn.Module, example: torch.Tensor, layer: str) -> nn.Module:
+def layer_that_runs_once(model: nn.Module, example: torch.Tensor, layer: str) -> nn.Module:
     """The module called ``layer`` that runs once in ``model(example)``; an unknown name, one that does not run
     or one that runs several times (its output would not be one per image) is one sentence."""
     from .similarity import select_layers, trace_modules
@@ -172,7 +169,7 @@ def _output_shape(model: nn.Module, module: nn.Module, example: torch.Tensor, la
     shape: list[tuple[int, ...]] = []
 
     def read(module, inputs, output):
-        shape.append(tuple(_first_tensor(output).shape[1:]))
+        shape.append(tuple(first_tensor(output).shape[1:]))
         raise _LayerReached
 
     from .._hooks import forward_hooks
@@ -259,7 +256,7 @@ def model_top_images(model: nn.Module, normalize: Callable[[torch.Tensor], torch
     model.eval()
     try:
         example = normalize(images[:1]).to(device)
-        module = find_layer(model, example, layer)
+        module = layer_that_runs_once(model, example, layer)
         shape = _output_shape(model, module, example, layer)
         num_channels = shape[-1] if len(shape) == 2 else shape[0]
         _check_channels(channels, num_channels, layer)
@@ -267,7 +264,7 @@ def model_top_images(model: nn.Module, normalize: Callable[[torch.Tensor], torch
         running = RunningTopK(num_channels, min(k, n))
 
         def record(module, inputs, output):
-            running.update(*_channel_values(_first_tensor(output)))
+            running.update(*_channel_values(first_tensor(output)))
             raise _LayerReached
 
         bar = _progress_bar(n, f"top images {name or type(model).__name__} {layer}", progress)

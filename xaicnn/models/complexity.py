@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .._hooks import forward_hooks
+from .._hooks import first_tensor, forward_hooks
 from .receptive_field import pair_text, receptive_fields
 
 # Parameter-free element-wise layers: they keep shapes and cost no FLOPs; hidden unless asked for.
@@ -49,14 +49,6 @@ class Complexity:
         return asdict(self)
 
 
-def _first_tensor(out):
-    if isinstance(out, torch.Tensor):
-        return out
-    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
-        return out[0]
-    return None
-
-
 @torch.no_grad()
 def complexity(model: nn.Module, input_size: tuple[int, int, int], include_elementwise: bool = False) -> Complexity:
     """Measure ``model`` on one image of ``input_size`` (C, H, W); rows follow the forward order."""
@@ -67,7 +59,7 @@ def complexity(model: nn.Module, input_size: tuple[int, int, int], include_eleme
     def record(module, _inputs, output):
         name = names[module]
         if name not in shapes:
-            t = _first_tensor(output)
+            t = first_tensor(output)
             shapes[name] = list(t.shape[1:]) if t is not None else None
             order.append(name)
 
