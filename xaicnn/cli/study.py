@@ -6,11 +6,18 @@ finished runs and resumes unfinished ones. Ctrl-C (or SIGTERM) stops within abou
 training save the step they are at, nothing new starts, and one line says what was kept (exit 130, or 143).
 One study writes a folder at a time: a second one on the same DIR is refused.
 
+--backend ray trains each run as a Ray task (pip install 'xaicnn[ray]'): on a local Ray instance with
+--jobs CPUs, or across a cluster with --address auto|HOST:PORT (docs/cluster.md). This machine keeps the
+study folder; configs and checkpoints travel through Ray, so the workers share no disk with it, but each
+needs the same xaicnn installed and the dataset under the same --data-dir (or --download).
+
 examples:
   xaicnn study --list
   xaicnn study vgg_kernel --preset quick --data-dir ../shared/data
   xaicnn study depth50 --preset quick --dataset digits          # embedded data, no download
   xaicnn study alpha_bottleneck --preset quick --jobs 2
+  xaicnn study mnist_blocks --preset quick --dataset digits --backend ray --jobs 2   # a local Ray instance
+  xaicnn study vgg_kernel --preset full --backend ray --address auto               # a running Ray cluster
   xaicnn study vgg_kernel --report-only                          # redo tables, verdicts and figures
   xaicnn study vgg_kernel --report-only --publish docs/studies   # copy report + figures for readers
 """
@@ -31,6 +38,14 @@ def add_arguments(parser):
     a("--jobs", type=int, metavar="N",
       help="train N runs at once in separate processes, splitting the cores (default: one per CPU core, at most 4, "
            "on a machine without a GPU; 1 with a GPU)")
+    from ..studies.runner import BACKENDS  # (light: no torch, no ray)
+
+    a("--backend", default="local", choices=list(BACKENDS),
+      help="where the runs train: local (default) = worker processes on this machine; ray = one Ray task per run, "
+           "on a local Ray instance or the cluster at --address (needs pip install 'xaicnn[ray]')")
+    a("--address", metavar="auto|HOST:PORT",
+      help="with --backend ray: join this Ray cluster (auto: the one started on this machine by 'ray start'); "
+           "default: start a local Ray instance with --jobs CPUs")
     a("--report-only", action="store_true", help="rewrite report, tables, verdicts and figures from the runs in DIR")
     a("--publish", metavar="DOCS", help="after the study, copy its report and figures (no checkpoints) to "
                                         "DOCS/NAME.md and DOCS/NAME/ (e.g. docs/studies)")
@@ -70,7 +85,8 @@ def run(args):
         try:
             folder = studies.run_study(spec.name, args.preset, seeds=args.seeds, dataset=args.dataset,
                                        data_dir=args.data_dir, download=args.download, out=args.out, jobs=args.jobs,
-                                       progress=not args.quiet, log=log)
+                                       progress=not args.quiet, log=log, backend=args.backend,
+                                       address=args.address)
         except Interrupted:  # Ctrl-C or SIGTERM: the workers are stopped and the sentence says what was kept
             _exit_quickly()
             raise

@@ -11,6 +11,11 @@ is at and stop (a worker that does not stop within :data:`STOP_GRACE` seconds is
 checkpoint is what is kept), then one sentence says what was kept (:class:`~xaicnn.errors.Interrupted`).
 Workers run in their own process groups, so a terminal's Ctrl-C reaches only the study, which passes it on
 exactly once (a second signal to a training means "stop at once", not "save first").
+
+Where the runs train is a backend (:data:`BACKENDS`): ``local`` (the worker processes above, the default) or
+``ray`` (each run a Ray task on a local Ray instance or a cluster, ``pip install 'xaicnn[ray]'``; see
+docs/cluster.md). Whichever trains a run, its checkpoint lands in the same ``runs/`` file, so a study started
+on one backend is finished on the other.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ from .spec import StudySpec, get
 
 DEFAULT_ROOT = Path("studies")  # default --out is studies/<name>/ (git-ignored)
 STOP_GRACE = 1.5  # seconds a worker has, once told to stop, to save its step and exit before it is killed
+RAY_STOP_GRACE = 5.0  # seconds the Ray tasks have, once cancelled, to send back the step they saved
 
 # TrainConfig fields that define what a run trains: a checkpoint whose values differ belongs to another study.
 IDENTITY_FIELDS = ("arch", "dataset", "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay",
@@ -249,7 +255,7 @@ def _describe(result: dict) -> str:
 
 def run_study(name: str | StudySpec, preset: str = "quick", *, seeds: int | None = None, dataset: str | None = None,
               data_dir: str | None = None, download: bool = False, out: str | Path | None = None, jobs: int = 1,
-              progress: bool = True, log: Callable = print) -> Path:
+              progress: bool = True, log: Callable = print, backend: str = "local", address: str | None = None) -> Path:
     """Run study ``name`` (or a :class:`StudySpec`) under ``preset`` and write its report; returns the folder.
 
     ``seeds`` overrides the preset's number of seeds; ``dataset`` replaces the original dataset (e.g.
@@ -257,10 +263,17 @@ def run_study(name: str | StudySpec, preset: str = "quick", *, seeds: int | None
     ``out/runs/`` are skipped, unfinished ones resumed. A missing dataset raises :class:`UserError` before
     anything trains, and so does a folder another study is writing. Ctrl-C or SIGTERM stops the runs in
     training (each saves its step) and raises :class:`~xaicnn.errors.Interrupted` saying what was kept.
+    ``backend`` is a name in :data:`BACKENDS`; ``address`` (``ray`` only) is the Ray cluster to join ("auto" or
+    HOST:PORT; none: a local Ray instance with ``jobs`` CPUs is started for the study).
     """
     spec = get(name) if isinstance(name, str) else name
     if jobs < 1:
         raise UserError(f"--jobs must be at least 1; got {jobs}.")
+    if backend not in BACKENDS:
+        raise UserError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
+    if address is not None and not BACKENDS[backend].takes_address:
+        raise UserError(f"--address names a Ray cluster; pass --backend ray with it (the {backend} backend trains here).")
+    BACKENDS[backend].check()  # e.g. Ray not installed: one sentence before anything is written
     out = Path(out) if out else default_out(spec.name)
     dataset = dataset or spec.dataset
     if spec.compute is None:
@@ -269,7 +282,8 @@ def run_study(name: str | StudySpec, preset: str = "quick", *, seeds: int | None
     try:
         with OutputLock(out / "study.json", flag="--out"):  # one study writes a folder at a time
             return _run_locked(spec, preset, seeds=seeds, dataset=dataset, data_dir=data_dir, download=download,
-                               out=out, jobs=jobs, progress=progress, log=log)
+                               out=out, jobs=jobs, progress=progress, log=log, backend=BACKENDS[backend],
+                               address=address)
     finally:
         if created:  # refused before anything was written (e.g. a missing dataset): leave no empty folder
             with contextlib.suppress(OSError):
@@ -277,7 +291,7 @@ def run_study(name: str | StudySpec, preset: str = "quick", *, seeds: int | None
 
 
 def _run_locked(spec: StudySpec, preset: str, *, seeds, dataset, data_dir, download, out: Path, jobs: int, progress,
-                log) -> Path:
+                log, backend: "Backend", address: str | None) -> Path:
     previous = load_record(out)
     if previous and tuple(previous.get(k) for k in ("name", "preset", "dataset")) != (spec.name, preset, dataset):
         raise UserError(f"{out} holds the {previous.get('preset')} preset of {previous.get('name')} on "
@@ -292,7 +306,9 @@ def _run_locked(spec: StudySpec, preset: str, *, seeds, dataset, data_dir, downl
         write_json(out / "study.json", record)
         return write_report(out, log=log, seconds=spent_before + time.perf_counter() - started)
 
-    runs = plan_runs(spec, preset, seeds=seeds, dataset=dataset, data_dir=data_dir, out=out, jobs=jobs)
+    # (on a cluster the runs' threads are not this machine's cores split by --jobs: each asks for what it needs)
+    runs = plan_runs(spec, preset, seeds=seeds, dataset=dataset, data_dir=data_dir, out=out,
+                     jobs=1 if address else jobs)
     p = spec.preset(preset)
     check_dataset(spec, dataset, data_dir, download, sizes=(p.train_size, p.val_size) if jobs > 1 or download else None)
     record = new_record(spec, preset, seeds or p.seeds, dataset, data_dir, jobs, runs)
@@ -311,13 +327,23 @@ def _run_locked(spec: StudySpec, preset: str, *, seeds, dataset, data_dir, downl
         log(f"study {spec.name} ({preset}): {len(spec.conditions)} conditions x {seeds or p.seeds} seeds on {dataset}; "
             f"{len(todo)} runs to train" + (f", {skipped} already finished" if skipped else "") + f" -> {out}")
         # (the check above downloaded what was asked for: workers never race to download the same files)
-        tasks = [{"config": replace(r.config, download=False).to_dict(), "progress": progress and jobs == 1,
+        one_bar = backend.grid_bar and progress  # one bar for the grid instead of each run's own
+        tasks = [{"config": replace(r.config, download=False).to_dict(),
+                  "progress": progress and jobs == 1 and not backend.grid_bar,
                   "mode": "resume" if states[r.name] == "resume" else "train"} for r in todo]
-        with contextlib.closing(_execute_all(tasks, jobs, begun)) as results:  # closing stops the workers
+        bar = _grid_bar(len(tasks)) if one_bar and tasks else None
+        # closing stops the workers (or cancels the tasks) still running
+        with bar or contextlib.nullcontext(), contextlib.closing(backend.execute(tasks, jobs, begun, address)) as results:
             for i, (task, result) in enumerate(results, 1):
                 finished.add(task["config"]["out"])
                 result["path"] = task["config"]["out"]
-                log(f"[{i}/{len(tasks)}] {result['name']}: {_describe(result)} ({result['seconds']:.0f}s)")
+                line = f"[{i}/{len(tasks)}] {result['name']}: {_describe(result)} ({result['seconds']:.0f}s)"
+                if bar is not None:
+                    with bar.external_write_mode():
+                        log(line)
+                    bar.update()
+                else:
+                    log(line)
         return write_report(out, log=log, seconds=spent_before + time.perf_counter() - started)
     except BaseException as err:  # keep the time spent, so the report's total counts every session
         write_json(out / "study.json", {**record, "seconds": spent_before + time.perf_counter() - started})
@@ -543,3 +569,184 @@ def _stop_workers(workers: list[_Worker], signum: int) -> None:
     for worker in workers:
         if worker.killed:  # its checkpoint write may have been cut short: no temp file or lock file stays
             worker.clear()
+
+
+# ----------------------------------------------------------------------------------------------------
+# backends: where the runs of a study train
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where a study's runs train. ``execute(tasks, jobs, begun, address)`` yields (task, result) as runs
+    finish, with the run's checkpoint already in its ``runs/`` file, and appends each task to ``begun`` as
+    it is handed to a trainer; closing it stops what still runs (each run keeps its last checkpoint).
+    ``check()`` raises :class:`UserError` before anything is written when the backend can't be used."""
+
+    execute: Callable
+    check: Callable = lambda: None
+    takes_address: bool = False  # runs elsewhere: --address names where
+    grid_bar: bool = False  # one progress bar for the grid (runs done / total) instead of each run's own
+
+
+def _grid_bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="run", desc="runs", dynamic_ncols=True, smoothing=0)
+
+
+def _import_ray():
+    """The ``ray`` module, or one sentence saying how to install it. Usage reporting is switched off first
+    (nothing phones home), unless the user chose otherwise in the environment."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        import ray
+    except ImportError:
+        raise UserError("The ray backend needs Ray, which is not installed here; install it with "
+                        "pip install 'xaicnn[ray]' (or run the study with --backend local).") from None
+    return ray
+
+
+def _connect_ray(ray, jobs: int, address: str | None) -> bool:
+    """Join the cluster at ``address``, or start a local Ray instance with ``jobs`` CPUs, no dashboard and the
+    workers' output kept out of the study's; an instance this process already joined is used as it is.
+    Returns whether this call connected (and so must disconnect)."""
+    import logging
+
+    if ray.is_initialized():
+        return False
+    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    try:
+        if address:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        else:
+            ray.init(num_cpus=jobs, **quiet)
+    except ConnectionError as err:
+        raise UserError(f"Could not reach a Ray cluster at {address} ({err}); start one with 'ray start --head' "
+                        f"(docs/cluster.md) or drop --address to run on a local Ray instance.") from None
+    return True
+
+
+def _ray_resources(task: dict, cluster: dict) -> tuple[int, int]:
+    """(CPUs, GPUs) a run asks for: its threads (one when unset) and one GPU when it trains on CUDA (device
+    cuda*, or auto on a cluster that has GPUs)."""
+    config = task["config"]
+    device = str(config.get("device") or "auto")
+    gpu = device.startswith("cuda") or (device == "auto" and cluster.get("GPU", 0) > 0)
+    return max(1, int(config.get("threads") or 1)), int(gpu)
+
+
+def _ray_train(task: dict, checkpoint: bytes | None) -> dict:
+    """One run as a Ray task, on whichever machine Ray chose: train (or resume from ``checkpoint``, the
+    study's file as bytes) in a private temp folder, and send back the reply with the checkpoint's bytes
+    (and a divergence note) - no filesystem is shared with the study. A cancel (KeyboardInterrupt) saves
+    the step the run is at, which comes back as an "interrupted" reply."""
+    import pickle
+    import tempfile
+    import traceback
+
+    with tempfile.TemporaryDirectory(prefix="xaicnn-run-") as tmp:
+        path = Path(tmp) / Path(task["config"]["out"]).name
+        if checkpoint is not None:
+            path.write_bytes(checkpoint)
+        try:
+            reply = {"kind": "done", "result": _execute({**task, "config": {**task["config"], "out": str(path)}})}
+        except (KeyboardInterrupt, Interrupted):
+            reply = {"kind": "interrupted"}
+        except BaseException as err:  # noqa: BLE001 - it goes back to the study, which raises it
+            tb = traceback.format_exc()
+            try:
+                pickle.dumps(err)
+            except Exception:  # noqa: BLE001
+                err = RuntimeError(f"{type(err).__name__}: {err}")
+            reply = {"kind": "error", "error": err, "traceback": tb}
+        reply["checkpoint"] = path.read_bytes() if path.exists() else None
+        marker = run_marker(path)
+        reply["marker"] = marker.read_text() if marker.exists() else None
+    return reply
+
+
+def _land(task: dict, reply: dict) -> None:
+    """Write what a Ray task sent back into the study's runs/ folder (atomically: a file is the old one or
+    the new one, never half of either)."""
+    from .._io import atomic_write
+
+    out = Path(task["config"]["out"])
+    if reply.get("checkpoint") is not None:
+        atomic_write(out, lambda f: f.write(reply["checkpoint"]))
+    if reply.get("marker") is not None:
+        atomic_write(run_marker(out), lambda f: f.write(reply["marker"].encode()))
+
+
+def _ray_outcome(reply: dict) -> dict:
+    if reply["kind"] == "done":
+        return reply["result"]
+    if reply["kind"] == "interrupted":  # someone cancelled that task itself: the study stops too
+        raise KeyboardInterrupt()
+    err = reply["error"]
+    err.__cause__ = _RemoteTraceback(reply["traceback"])
+    raise err
+
+
+def _execute_ray(tasks: list[dict], jobs: int, begun: list[dict], address: str | None):
+    """The ``ray`` backend: each run a Ray task asking for its CPUs and GPU. The study (the driver) owns the
+    study folder: it sends a task its config and, to resume, the checkpoint's bytes through Ray's object
+    store, and writes the checkpoint that comes back. Only as many tasks are handed to Ray as the cluster
+    can run at once, so a stop leaves nothing queued. Closing (Ctrl-C, an error) cancels the tasks still
+    running, waits :data:`RAY_STOP_GRACE` seconds for the steps they save, and keeps those."""
+    from collections import deque
+
+    if not tasks:  # every run is finished: no need for Ray
+        return
+    ray = _import_ray()
+    connected = _connect_ray(ray, jobs, address)
+    running: dict = {}  # ObjectRef -> task
+    try:
+        cluster = ray.cluster_resources()
+        remote = ray.remote(_ray_train)
+        pending = deque(tasks)
+        while pending or running:
+            while pending:
+                cpus, gpus = _ray_resources(pending[0], cluster)
+                room = min(int(cluster.get("CPU", 1) // cpus), int(cluster.get("GPU", 0) // gpus) if gpus else 1 << 30)
+                if running and len(running) >= max(1, room):
+                    break
+                task = pending.popleft()
+                path = Path(task["config"]["out"])
+                checkpoint = path.read_bytes() if task["mode"] == "resume" else None
+                running[remote.options(num_cpus=cpus, num_gpus=gpus, max_retries=0).remote(task, checkpoint)] = task
+                begun.append(task)
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)  # (short: Ctrl-C lands at once)
+            for ref in ready:
+                task = running.pop(ref)
+                reply = ray.get(ref)
+                _land(task, reply)
+                yield task, _ray_outcome(reply)
+    finally:
+        try:
+            _cancel_ray(ray, running)
+        finally:
+            if connected:
+                ray.shutdown()
+
+
+def _cancel_ray(ray, running: dict) -> None:
+    """Cancel the tasks still running and keep the checkpoints of the ones that saved their step in time."""
+    if not running:
+        return
+    for ref in running:
+        with contextlib.suppress(Exception):
+            ray.cancel(ref)
+    ready, _ = ray.wait(list(running), num_returns=len(running), timeout=RAY_STOP_GRACE)
+    for ref in ready:
+        try:
+            reply = ray.get(ref)
+        except Exception:  # noqa: BLE001 - cancelled before it could answer: the study's file is what is kept
+            continue
+        with contextlib.suppress(UserError):
+            _land(running[ref], reply)
+
+
+BACKENDS: dict[str, Backend] = {
+    "local": Backend(execute=lambda tasks, jobs, begun, address: _execute_all(tasks, jobs, begun)),
+    "ray": Backend(execute=_execute_ray, check=lambda: _import_ray() and None, takes_address=True, grid_bar=True),
+}
