@@ -615,6 +615,10 @@ def _connect_ray(ray, jobs: int, address: str | None) -> bool:
     if ray.is_initialized():
         return False
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    # Ray's core worker installs its own SIGTERM handler (a crash dump, then exit): keep the study's, so a
+    # kill cancels the tasks and says what was kept, as Ctrl-C does
+    main = threading.current_thread() is threading.main_thread()
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
     try:
         if address:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
@@ -623,6 +627,10 @@ def _connect_ray(ray, jobs: int, address: str | None) -> bool:
     except ConnectionError as err:
         raise UserError(f"Could not reach a Ray cluster at {address} ({err}); start one with 'ray start --head' "
                         f"(docs/cluster.md) or drop --address to run on a local Ray instance.") from None
+    finally:
+        for s, handler in handlers.items():
+            if handler is not None:
+                signal.signal(s, handler)
     return True
 
 
