@@ -7,7 +7,7 @@ in parallel processes (fresh interpreters, so each gets a clean torch), splittin
 
 One study writes a folder at a time (an :class:`~xaicnn._io.OutputLock` on ``study.json``). Ctrl-C or
 SIGTERM starts nothing new and stops within about two seconds: each worker is told once to save the step it
-is at and stop (a worker that does not stop within :data:`STOP_GRACE` seconds is killed, and its last
+is at and stop (a worker that does not stop within ``local_backend.STOP_GRACE`` seconds is killed, and its last
 checkpoint is what is kept), then one sentence says what was kept (:class:`~xaicnn.errors.Interrupted`).
 Workers run in their own process groups, so a terminal's Ctrl-C reaches only the study, which passes it on
 exactly once (a second signal to a training means "stop at once", not "save first").
@@ -20,10 +20,7 @@ on one backend is finished on the other.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import signal
-import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,12 +28,11 @@ from typing import Callable
 
 from ..errors import Interrupted, Terminated, UserError
 from .._io import OutputLock, write_json
+from . import local_backend, ray_backend
 from .record import load_record, new_record, run_marker
 from .spec import StudySpec, get
 
 DEFAULT_ROOT = Path("studies")  # default --out is studies/<name>/ (git-ignored)
-STOP_GRACE = 1.5  # seconds a worker has, once told to stop, to save its step and exit before it is killed
-RAY_STOP_GRACE = 5.0  # seconds the Ray tasks have, once cancelled, to send back the step they saved
 
 # TrainConfig fields that define what a run trains: a checkpoint whose values differ belongs to another study.
 IDENTITY_FIELDS = ("arch", "dataset", "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay",
@@ -154,93 +150,6 @@ def _existing(run: PlannedRun) -> str:
         raise UserError(f"{run.path} was trained with {key}={old[key]!r}, not the {new[key]!r} this study now asks "
                         f"for; pass --out to run the study in another folder, or delete that folder.")
     return "resume" if meta["status"] == STATUS_RUNNING else "done"
-
-
-def _execute(task: dict) -> dict:
-    """Train or resume one run (in this process or a spawned worker); returns what the log line needs."""
-    import torch
-
-    from ..training import trainer
-    from ..training.config import TrainConfig
-
-    config = TrainConfig.from_dict(task["config"])
-    progress = task.get("progress", False)
-    log = print if progress else (lambda *a, **k: None)
-    start, threads = time.perf_counter(), torch.get_num_threads()
-    try:
-        if task["mode"] == "resume":
-            trainer.resume(config.out, progress=progress, log=log, epochs=config.epochs, threads=config.threads)
-        else:
-            trainer.train(config, progress=progress, log=log)
-        status = "complete"
-    except trainer.TrainingDiverged as err:
-        status = f"diverged: {err}"
-        if not Path(config.out).exists():
-            run_marker(Path(config.out)).write_text(json.dumps({"status": "diverged", "detail": str(err)}))
-    finally:
-        torch.set_num_threads(threads)  # the trainer sets a run's thread count process-wide; give it back
-    return {"name": Path(config.out).stem, "status": status, "seconds": time.perf_counter() - start}
-
-
-def _worker_entry(control_fd: int, results_fd: int) -> None:
-    """A worker process (started by :meth:`_Worker.start`): read its task from ``control``, train it and send
-    back ("done", result), ("interrupted", by_sigterm) or ("error", exception, traceback) on ``results``.
-
-    It was born in its own process group, so the terminal's Ctrl-C reaches only the study, which passes it
-    on through ``control`` exactly once (a request sent while the worker was starting waits in the pipe).
-    If the study itself dies, ``control`` reaches its end and the worker stops as on a SIGTERM: it saves its
-    step and exits, never an orphan."""
-    import pickle
-    import sys
-    import traceback
-    from multiprocessing.connection import Connection
-
-    control, results = Connection(control_fd, writable=False), Connection(results_fd, readable=False)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_terminated)
-    if hasattr(signal, "SIGTTOU"):  # not the terminal's foreground group: write to it even under 'stty tostop'
-        signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-    try:
-        task = control.recv()
-        threading.Thread(target=_obey, args=(control,), daemon=True).start()
-        reply = ("done", _execute(task))
-    except KeyboardInterrupt as err:  # stopped outside the training loop (starting up, or a second signal)
-        reply = ("interrupted", isinstance(err, Terminated))
-    except Interrupted as err:  # the trainer saved where it was and stopped
-        reply = ("interrupted", err.exit_code == 143)
-    except BaseException as err:  # noqa: BLE001 - every error goes back to the study, which raises it
-        tb = traceback.format_exc()
-        try:
-            pickle.dumps(err)
-        except Exception:  # noqa: BLE001
-            err = RuntimeError(f"{type(err).__name__}: {err}")
-        reply = ("error", err, tb)
-    for s in (signal.SIGINT, signal.SIGTERM):  # the reply is final: a late stop request changes nothing
-        signal.signal(s, signal.SIG_IGN)
-    with contextlib.suppress(OSError):
-        results.send(reply)
-    # Exit now: the run's files are written and closed, and the interpreter's own teardown (a full garbage
-    # collection over torch, scipy, pyarrow...) takes seconds on a busy machine - longer than STOP_GRACE.
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(0)
-
-
-def _raise_terminated(signum, frame):
-    raise Terminated()
-
-
-def _obey(control) -> None:
-    """In a worker: turn each stop request of the study into that signal to this process (the trainer's
-    handlers then save the step and stop, or stop at once on a second one); the study gone -> SIGTERM."""
-    while True:
-        try:
-            signum = control.recv()
-        except (EOFError, OSError):
-            os.kill(os.getpid(), signal.SIGTERM)
-            return
-        os.kill(os.getpid(), signum)
 
 
 def _describe(result: dict) -> str:
@@ -398,179 +307,6 @@ def _state_now(path: Path) -> str:
         return "none"
 
 
-def _execute_all(tasks: list[dict], jobs: int, begun: list[dict]):
-    """Yield (task, result) as runs finish: in this process, or in ``jobs`` worker processes, started one per
-    run as places free up (nothing is queued inside a worker, so a stop starts nothing new). ``begun``
-    receives each task as it is handed to a trainer. An error, an interrupt or ``close()`` stops the workers
-    still running (:func:`_stop_workers`) before the exception goes on."""
-    if jobs == 1 or len(tasks) <= 1 or os.name != "posix":  # (workers need POSIX pipes and process groups)
-        for task in tasks:
-            begun.append(task)
-            yield task, _execute(task)
-        return
-    from collections import deque
-    from multiprocessing.connection import wait
-
-    pending, running, ended = deque(tasks), {}, []  # running: results connection -> _Worker
-    reason: BaseException | None = None
-    try:
-        while pending or running:
-            while pending and len(running) < jobs:
-                _Worker.start(pending.popleft(), running, begun)
-            for conn in wait(list(running)):
-                worker = running.pop(conn)
-                reply = worker.reply()
-                worker.control.close()  # (it has answered: no more requests)
-                ended = [w for w in ended if w.process.poll() is None] + [worker]  # (reaps the ones that exited)
-                yield worker.task, _outcome(worker, reply)
-    except BaseException as err:
-        reason = err
-        raise
-    finally:  # (the ones that replied are only exiting: waited for too, so none outlives the study)
-        _stop_workers([*running.values(), *ended], signal.SIGTERM if isinstance(reason, Terminated) else signal.SIGINT)
-
-
-class _RemoteTraceback(Exception):
-    """A worker's traceback, chained to the error it raised (as concurrent.futures does)."""
-
-    def __init__(self, tb: str):
-        super().__init__(tb)
-
-    def __str__(self) -> str:
-        return f'\n"""\n{self.args[0]}"""'
-
-
-# A worker runs this; sys.argv[1] is the study's sys.path, so it imports the same xaicnn.
-_BOOT = ("import json, sys; sys.path[:0] = [p for p in json.loads(sys.argv[1]) if p not in sys.path]; "
-         "from xaicnn.studies.runner import _worker_entry; _worker_entry(int(sys.argv[2]), int(sys.argv[3]))")
-
-
-class _Worker:
-    """One process training one run (:func:`_worker_entry`): ``control`` carries its task, then stop
-    requests (a signal number); ``results`` brings its reply, and reads as ended once it has exited."""
-
-    def __init__(self, task: dict, process, results, control):
-        self.task, self.process, self.results, self.control = task, process, results, control
-        self.killed = False
-        self.answered = False  # its reply (or its end) was read; results is closed
-
-    @classmethod
-    def start(cls, task: dict, running: dict, begun: list) -> None:
-        """Start a worker for ``task`` in a process group of its own (set before it runs a line of Python,
-        so a Ctrl-C to the study's group never reaches it) and register it in ``running``."""
-        import json
-        import subprocess
-        import sys
-        from multiprocessing.connection import Connection
-
-        control_r, control_w = os.pipe()
-        results_r, results_w = os.pipe()
-        group = {"process_group": 0} if sys.version_info >= (3, 11) else {"start_new_session": True}
-        try:
-            process = subprocess.Popen([sys.executable, "-c", _BOOT, json.dumps(sys.path), str(control_r),
-                                        str(results_w)], pass_fds=(control_r, results_w), stdin=subprocess.DEVNULL,
-                                       **(group if os.name == "posix" else {}))
-        except BaseException:
-            for fd in (control_w, results_r):
-                os.close(fd)
-            raise
-        finally:
-            for fd in (control_r, results_w):
-                os.close(fd)
-        worker = cls(task, process, Connection(results_r, writable=False), Connection(control_w, readable=False))
-        running[worker.results] = worker
-        begun.append(task)
-        with contextlib.suppress(OSError):
-            worker.control.send(task)
-
-    def reply(self) -> tuple:
-        """Its reply; ("died", exit code) if it ended without one. Closes ``results``."""
-        try:
-            return self.results.recv()
-        except (EOFError, OSError):  # it ended without a word: killed (out of memory, kill -9) or crashed
-            self.process.wait()
-            self.clear()
-            return ("died", self.process.returncode)
-        finally:
-            self.results.close()
-            self.answered = True
-
-    def tell(self, signum: int) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.control.send(int(signum))
-
-    def clear(self) -> None:
-        """After it was killed: remove the temp file of a checkpoint write it was in, and its lock file."""
-        lock = OutputLock(self.task["config"]["out"])
-        with contextlib.suppress(UserError, OSError):
-            lock.acquire()  # removes the dead writer's temp files; releasing deletes the lock file
-        lock.release()
-
-
-def _outcome(worker: _Worker, reply: tuple) -> dict:
-    """A worker's result, or its error raised here."""
-    kind = reply[0]
-    if kind == "done":
-        return reply[1]
-    if kind == "interrupted":  # someone stopped that worker itself: the study stops too
-        raise Terminated() if reply[1] else KeyboardInterrupt()
-    if kind == "error":
-        err, tb = reply[1], reply[2]
-        err.__cause__ = _RemoteTraceback(tb)
-        raise err
-    code = reply[1]
-    how = f"by signal {-code}" if code is not None and code < 0 else f"with exit code {code}"
-    raise UserError(f"The process training {Path(worker.task['config']['out']).stem} ended {how} before it finished "
-                    f"(out of memory?); run the same command again to continue from its last checkpoint, with fewer "
-                    f"--jobs if memory is short.")
-
-
-def _stop_workers(workers: list[_Worker], signum: int) -> None:
-    """Tell each running worker once to stop (it saves the step it is at), give them :data:`STOP_GRACE` seconds,
-    kill the ones still running and clear what a killed one may have left (temp file, lock file).
-
-    Meanwhile our own SIGINT/SIGTERM handlers only pass a further signal on: a second Ctrl-C makes the
-    trainings stop at once, as it does for a single ``xaicnn train``, and cannot cut this clean-up short."""
-    workers = [w for w in workers if w.process.poll() is None or not w.answered]
-    if not workers:
-        return
-    from multiprocessing.connection import wait
-
-    asked: list[int] = []
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for s in (signal.SIGINT, signal.SIGTERM):
-            previous[s] = signal.signal(s, lambda signum, frame: asked.append(signum))
-    try:
-        for worker in workers:
-            worker.tell(signum)
-        deadline = time.monotonic() + STOP_GRACE
-        while (alive := [w for w in workers if w.process.poll() is None]) and time.monotonic() < deadline:
-            while asked:
-                again = asked.pop(0)
-                for worker in alive:
-                    worker.tell(again)
-            listening = {w.results: w for w in alive if not w.answered}
-            timeout = min(0.05, max(0.0, deadline - time.monotonic()))
-            if not listening:  # all have answered and are exiting
-                time.sleep(timeout)
-            for conn in wait(list(listening), timeout=timeout) if listening else ():
-                listening[conn].reply()  # read (and dropped): the checkpoints on disk say what was kept
-        for worker in workers:
-            if worker.process.poll() is None:
-                worker.process.kill()
-                worker.killed = True
-            worker.process.wait()
-            for conn in (worker.results, worker.control):
-                conn.close()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    for worker in workers:
-        if worker.killed:  # its checkpoint write may have been cut short: no temp file or lock file stays
-            worker.clear()
-
-
 # ----------------------------------------------------------------------------------------------------
 # backends: where the runs of a study train
 
@@ -594,167 +330,8 @@ def _grid_bar(total: int):
     return tqdm(total=total, unit="run", desc="runs", dynamic_ncols=True, smoothing=0)
 
 
-def _import_ray():
-    """The ``ray`` module, or one sentence saying how to install it. Usage reporting is switched off first
-    (nothing phones home), unless the user chose otherwise in the environment."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    try:
-        import ray
-    except ImportError:
-        raise UserError("The ray backend needs Ray, which is not installed here; install it with "
-                        "pip install 'xaicnn[ray]' (or run the study with --backend local).") from None
-    return ray
-
-
-def _connect_ray(ray, jobs: int, address: str | None) -> bool:
-    """Join the cluster at ``address``, or start a local Ray instance with ``jobs`` CPUs, no dashboard and the
-    workers' output kept out of the study's; an instance this process already joined is used as it is.
-    Returns whether this call connected (and so must disconnect)."""
-    import logging
-
-    if ray.is_initialized():
-        return False
-    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
-    # Ray's core worker installs its own SIGTERM handler (a crash dump, then exit): keep the study's, so a
-    # kill cancels the tasks and says what was kept, as Ctrl-C does
-    main = threading.current_thread() is threading.main_thread()
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
-    try:
-        if address:
-            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-        else:
-            ray.init(num_cpus=jobs, **quiet)
-    except ConnectionError as err:
-        raise UserError(f"Could not reach a Ray cluster at {address} ({err}); start one with 'ray start --head' "
-                        f"(docs/cluster.md) or drop --address to run on a local Ray instance.") from None
-    finally:
-        for s, handler in handlers.items():
-            if handler is not None:
-                signal.signal(s, handler)
-    return True
-
-
-def _ray_resources(task: dict, cluster: dict) -> tuple[int, int]:
-    """(CPUs, GPUs) a run asks for: its threads (one when unset) and one GPU when it trains on CUDA (device
-    cuda*, or auto on a cluster that has GPUs)."""
-    config = task["config"]
-    device = str(config.get("device") or "auto")
-    gpu = device.startswith("cuda") or (device == "auto" and cluster.get("GPU", 0) > 0)
-    return max(1, int(config.get("threads") or 1)), int(gpu)
-
-
-def _ray_train(task: dict, checkpoint: bytes | None) -> dict:
-    """One run as a Ray task, on whichever machine Ray chose: train (or resume from ``checkpoint``, the
-    study's file as bytes) in a private temp folder, and send back the reply with the checkpoint's bytes
-    (and a divergence note) - no filesystem is shared with the study. A cancel (KeyboardInterrupt) saves
-    the step the run is at, which comes back as an "interrupted" reply."""
-    import pickle
-    import tempfile
-    import traceback
-
-    with tempfile.TemporaryDirectory(prefix="xaicnn-run-") as tmp:
-        path = Path(tmp) / Path(task["config"]["out"]).name
-        if checkpoint is not None:
-            path.write_bytes(checkpoint)
-        try:
-            reply = {"kind": "done", "result": _execute({**task, "config": {**task["config"], "out": str(path)}})}
-        except (KeyboardInterrupt, Interrupted):
-            reply = {"kind": "interrupted"}
-        except BaseException as err:  # noqa: BLE001 - it goes back to the study, which raises it
-            tb = traceback.format_exc()
-            try:
-                pickle.dumps(err)
-            except Exception:  # noqa: BLE001
-                err = RuntimeError(f"{type(err).__name__}: {err}")
-            reply = {"kind": "error", "error": err, "traceback": tb}
-        reply["checkpoint"] = path.read_bytes() if path.exists() else None
-        marker = run_marker(path)
-        reply["marker"] = marker.read_text() if marker.exists() else None
-    return reply
-
-
-def _land(task: dict, reply: dict) -> None:
-    """Write what a Ray task sent back into the study's runs/ folder (atomically: a file is the old one or
-    the new one, never half of either)."""
-    from .._io import atomic_write
-
-    out = Path(task["config"]["out"])
-    if reply.get("checkpoint") is not None:
-        atomic_write(out, lambda f: f.write(reply["checkpoint"]))
-    if reply.get("marker") is not None:
-        atomic_write(run_marker(out), lambda f: f.write(reply["marker"].encode()))
-
-
-def _ray_outcome(reply: dict) -> dict:
-    if reply["kind"] == "done":
-        return reply["result"]
-    if reply["kind"] == "interrupted":  # someone cancelled that task itself: the study stops too
-        raise KeyboardInterrupt()
-    err = reply["error"]
-    err.__cause__ = _RemoteTraceback(reply["traceback"])
-    raise err
-
-
-def _execute_ray(tasks: list[dict], jobs: int, begun: list[dict], address: str | None):
-    """The ``ray`` backend: each run a Ray task asking for its CPUs and GPU. The study (the driver) owns the
-    study folder: it sends a task its config and, to resume, the checkpoint's bytes through Ray's object
-    store, and writes the checkpoint that comes back. Only as many tasks are handed to Ray as the cluster
-    can run at once, so a stop leaves nothing queued. Closing (Ctrl-C, an error) cancels the tasks still
-    running, waits :data:`RAY_STOP_GRACE` seconds for the steps they save, and keeps those."""
-    from collections import deque
-
-    if not tasks:  # every run is finished: no need for Ray
-        return
-    ray = _import_ray()
-    connected = _connect_ray(ray, jobs, address)
-    running: dict = {}  # ObjectRef -> task
-    try:
-        cluster = ray.cluster_resources()
-        remote = ray.remote(_ray_train)
-        pending = deque(tasks)
-        while pending or running:
-            while pending:
-                cpus, gpus = _ray_resources(pending[0], cluster)
-                room = min(int(cluster.get("CPU", 1) // cpus), int(cluster.get("GPU", 0) // gpus) if gpus else 1 << 30)
-                if running and len(running) >= max(1, room):
-                    break
-                task = pending.popleft()
-                path = Path(task["config"]["out"])
-                checkpoint = path.read_bytes() if task["mode"] == "resume" else None
-                running[remote.options(num_cpus=cpus, num_gpus=gpus, max_retries=0).remote(task, checkpoint)] = task
-                begun.append(task)
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)  # (short: Ctrl-C lands at once)
-            for ref in ready:
-                task = running.pop(ref)
-                reply = ray.get(ref)
-                _land(task, reply)
-                yield task, _ray_outcome(reply)
-    finally:
-        try:
-            _cancel_ray(ray, running)
-        finally:
-            if connected:
-                ray.shutdown()
-
-
-def _cancel_ray(ray, running: dict) -> None:
-    """Cancel the tasks still running and keep the checkpoints of the ones that saved their step in time."""
-    if not running:
-        return
-    for ref in running:
-        with contextlib.suppress(Exception):
-            ray.cancel(ref)
-    ready, _ = ray.wait(list(running), num_returns=len(running), timeout=RAY_STOP_GRACE)
-    for ref in ready:
-        try:
-            reply = ray.get(ref)
-        except Exception:  # noqa: BLE001 - cancelled before it could answer: the study's file is what is kept
-            continue
-        with contextlib.suppress(UserError):
-            _land(running[ref], reply)
-
-
 BACKENDS: dict[str, Backend] = {
-    "local": Backend(execute=lambda tasks, jobs, begun, address: _execute_all(tasks, jobs, begun)),
-    "ray": Backend(execute=_execute_ray, check=lambda: _import_ray() and None, takes_address=True, grid_bar=True),
+    "local": Backend(execute=lambda tasks, jobs, begun, address: local_backend.execute_all(tasks, jobs, begun)),
+    "ray": Backend(execute=ray_backend.execute_ray, check=lambda: ray_backend.import_ray() and None, takes_address=True,
+                   grid_bar=True),
 }
