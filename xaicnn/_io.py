@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import re
 import shutil
@@ -85,6 +86,11 @@ def write_json(path: str | Path, doc, *, indent: int = 1) -> Path:
     """``doc`` as JSON at ``path`` (atomically); values JSON can't hold are written as their ``str``."""
     text = json.dumps(doc, indent=indent, default=str)
     return atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def json_number(value: float, digits: int = 6) -> float | None:
+    """A float as JSON can hold it: rounded to ``digits`` places, None for NaN and infinities (JSON has neither)."""
+    return round(float(value), digits) if math.isfinite(value) else None
 
 
 def _temp_pattern(name: str) -> re.Pattern:

@@ -20,6 +20,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import UserError
+from ._model_inputs import model_inputs
 
 DEFAULT_SHARE = 0.95  # the share of gradient mass the radius holds
 DEFAULT_INIT_SEEDS = (0, 1, 2)  # random-weight models averaged for "at initialisation"
@@ -141,16 +142,6 @@ def _summarise(mass: torch.Tensor, centre: tuple[float, float], share: float) ->
     return radius, [(float(d), float(m)) for d, m in zip(levels, within)]
 
 
-def _images_as_inputs(source, images) -> tuple[nn.Module, torch.Tensor, str]:
-    """(model, model inputs [N, C, H, W], label): a run's images are normalised as it was trained on them."""
-    images = getattr(images, "images", images)  # ImageData or a tensor
-    if not isinstance(images, torch.Tensor) or images.dim() != 4 or not len(images):
-        raise UserError("images must be a non-empty [N, C, H, W] tensor (or a dataset split).")
-    if isinstance(source, nn.Module):
-        return source, images.float() if images.dtype == torch.uint8 else images, type(source).__name__
-    return source.model, source.normalize(images), source.name
-
-
 def _measure(models: list[nn.Module], inputs: torch.Tensor, *, layer, share, batch_size, progress, label):
     if not 0 < share <= 1:
         raise UserError(f"share must be in (0, 1]; got {share}.")
@@ -193,7 +184,7 @@ def effective_receptive_field(run_or_model, images, *, layer: str | None = None,
     or an ``ImageData`` split, normalised as the run was trained) or an ``nn.Module`` (``images`` are its inputs
     as they are). The model runs in eval mode, on its own device and dtype, ``batch_size`` images at a time.
     """
-    model, inputs, name = _images_as_inputs(run_or_model, images)
+    model, inputs, name = model_inputs(run_or_model, images)
     return _measure([model], inputs, layer=layer, share=share, batch_size=batch_size, progress=progress,
                     label=label or (f"{name} (trained)" if not isinstance(run_or_model, nn.Module) else name))
 
@@ -207,7 +198,7 @@ def effective_receptive_field_at_init(run, images, *, seeds=DEFAULT_INIT_SEEDS, 
 
     if not seeds:
         raise UserError("Give at least one seed for the random-weight models.")
-    _, inputs, name = _images_as_inputs(run, images)
+    _, inputs, name = model_inputs(run, images)
     models = []
     for seed in seeds:
         with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was

@@ -27,6 +27,8 @@ import torch.nn as nn
 
 from ..errors import UserError
 from .._hooks import first_tensor
+from .._io import json_number
+from ._model_inputs import model_inputs
 from .similarity import select_layers, trace_modules
 
 DEFAULT_TOP = 16  # feature maps shown per run: a 4 x 4 grid
@@ -88,15 +90,6 @@ def probe_layers(model: nn.Module, example: torch.Tensor, names: Sequence[str]) 
 
 def _device(model: nn.Module) -> torch.device:
     return next((p.device for p in model.parameters()), torch.device("cpu"))
-
-
-def _inputs(run_or_model, images: torch.Tensor) -> tuple[nn.Module, torch.Tensor, str]:
-    """(model, model inputs [N, C, H, W], label): a run's uint8 images are normalised as it was trained; a bare
-    module takes ``images`` as they are (uint8 turned to float)."""
-    if isinstance(run_or_model, nn.Module):
-        inputs = images.float() if images.dtype == torch.uint8 else images
-        return run_or_model, inputs, type(run_or_model).__name__
-    return run_or_model.model, run_or_model.normalize(images), run_or_model.name
 
 
 # --- learned filters -------------------------------------------------------------------------------------
@@ -238,7 +231,7 @@ def feature_maps(run_or_model, image: torch.Tensor, *, layer: str | None = None,
     image = torch.as_tensor(image)
     if image.dim() != 3:
         raise UserError(f"Feature maps take one image [C, H, W]; got a tensor of shape {tuple(image.shape)}.")
-    model, inputs, name = _inputs(run_or_model, image[None])
+    model, inputs, name = model_inputs(run_or_model, image[None])
     inputs = inputs.to(_device(model))
     layer = layer or default_feature_layer(model, inputs)
     module = find_layer(model, layer)
@@ -299,7 +292,7 @@ class LayerHealth:
 
     def to_json(self) -> dict:
         return {"layer": self.layer, "units": self.units, "dead": self.dead, "dead_share": round(self.dead_share, 6),
-                "mean": _number(self.mean), "std": _number(self.std)}
+                "mean": json_number(self.mean), "std": json_number(self.std)}
 
 
 @dataclass
@@ -323,10 +316,6 @@ class UnitHealth:
         lines += [f"  {r.layer:<{width}}  {r.units:>5}  {r.dead:>5}  {r.dead_share:>5.0%}  {r.mean:>7.3g}  {r.std:>7.3g}"
                   for r in self.rows]
         return "\n".join(lines)
-
-
-def _number(v: float) -> float | None:
-    return None if not math.isfinite(v) else round(float(v), 6)
 
 
 def _units_last(output: torch.Tensor) -> torch.Tensor:
@@ -405,7 +394,7 @@ def unit_health(run_or_model, *, images: torch.Tensor | None = None, layers: str
     images = torch.as_tensor(images)[:n] if n else torch.as_tensor(images)
     if images.dim() != 4 or not len(images):
         raise UserError("images must be a non-empty [N, C, H, W] tensor.")
-    model, first, name = _inputs(run_or_model, images[:1])
+    model, first, name = model_inputs(run_or_model, images[:1])
     device = _device(model)
     was_training = model.training
     model.eval()
@@ -424,7 +413,7 @@ def unit_health(run_or_model, *, images: torch.Tensor | None = None, layers: str
                 tqdm(total=len(images), desc=f"unit health of {label or name}", unit="img", delay=2, leave=False,
                      disable=not progress, dynamic_ncols=True) as bar:
             for chunk in images.split(batch_size):
-                model(_inputs(run_or_model, chunk)[1].to(device, non_blocking=True))
+                model(model_inputs(run_or_model, chunk)[1].to(device, non_blocking=True))
                 bar.update(len(chunk))
     finally:
         model.train(was_training)

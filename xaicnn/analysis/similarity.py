@@ -34,6 +34,7 @@ import torch
 import torch.nn as nn
 
 from .._hooks import first_tensor
+from .._io import json_number
 from .._registry import Registry
 from ..errors import UserError
 
@@ -316,7 +317,7 @@ class Similarity:
                 "layers_b": list(self.layers_b), "cka": _rows(self.cka), "images": self.images,
                 "batch_size": self.batch_size, "batches": self.batches, "estimator": self.estimator,
                 "self_similarity": self.self_similarity,
-                "best_match": [{"layer": a, "match": b, "cka": _number(v)} for a, b, v in self.best_match()]}
+                "best_match": [{"layer": a, "match": b, "cka": json_number(v)} for a, b, v in self.best_match()]}
 
     def describe(self) -> str:
         """A heading, then each layer of a with its best match in b."""
@@ -329,12 +330,8 @@ class Similarity:
         return "\n".join(lines)
 
 
-def _number(v: float) -> float | None:
-    return None if not math.isfinite(v) else round(float(v), 6)
-
-
 def _rows(matrix: np.ndarray) -> list[list[float | None]]:
-    return [[_number(v) for v in row] for row in matrix]
+    return [[json_number(v) for v in row] for row in matrix]
 
 
 # --- running models --------------------------------------------------------------------------------------
