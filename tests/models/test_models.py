@@ -161,3 +161,36 @@ def test_too_small_input_names_smallest_size(name, smallest):
 def test_duplicate_registration_raises():
     with pytest.raises(ValueError, match="duplicate"):
         models.register_model("vgg16", "again")(lambda *, in_channels, num_classes, image_size: None)
+
+
+@pytest.mark.parametrize("name", ["bottleneck_alpha", "plain_alpha"])
+def test_alpha_pool_before_relu_is_the_reports_function(name):
+    """The alpha nets max-pool before each stage's last ReLU (faster); with the report's order (ReLU, then
+    MaxPool) and the same weights, outputs and every gradient are identical, in train and eval mode."""
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    model, _ = build(name, dropout=0.0)
+    reports = []
+    for stage in (model.layer1, model.layer2, model.layer3):
+        mods = list(stage)
+        assert isinstance(mods[-2], nn.MaxPool2d) and isinstance(mods[-1], nn.ReLU)
+        reports.append(nn.Sequential(*mods[:-2], mods[-1], mods[-2]))
+
+    def reports_forward(x):
+        for stage in reports:
+            x = stage(x)
+        return model.head(model.flatten(x))
+
+    x = torch.randn(4, 1, 100, 100)
+    for train in (True, False):
+        model.train(train)
+        outs, grads = [], []
+        for forward in (model, reports_forward):
+            model.zero_grad()
+            out = forward(x)
+            out.square().sum().backward()
+            outs.append(out.detach())
+            grads.append([p.grad.clone() for p in model.parameters()])
+        assert torch.equal(outs[0], outs[1])
+        assert all(torch.equal(a, b) for a, b in zip(*grads))
