@@ -122,7 +122,7 @@ def evaluation_from_predictions(y_true, y_pred, classes: list[str], *, name: str
                       probabilities=None if probabilities is None else np.asarray(probabilities, dtype=np.float32))
 
 
-def evaluate(run, data=None, *, batch_size: int = 256) -> Evaluation:
+def evaluate(run, data=None, *, batch_size: int | None = None) -> Evaluation:
     """Evaluate ``run`` (a :class:`~xaicnn.training.Run`) on ``data`` (an :class:`~xaicnn.data.ImageData`;
     default: ``run.val_data()``, the same validation subset the run was scored on during training).
 
