@@ -1,7 +1,7 @@
 """Train an architecture and write one self-describing checkpoint (saved atomically after every epoch).
 
 examples:
-  xaicnn train --arch bottleneck_alpha                       # embedded glyphs, no download
+  xaicnn train --arch bottleneck_alpha                       # embedded glyphs, no download, its measured recipe
   xaicnn train --arch vgg_block --dataset digits --epochs 5
   xaicnn train --arch resnet18 --dataset cifar10 --data-dir ../shared/data --augment basic
   xaicnn train --resume --out checkpoints/resnet18.pt --epochs 20
@@ -9,22 +9,27 @@ examples:
 """
 from ._common import add_model_options, parse_model_options
 
-# CLI flag -> TrainConfig field (flags left out keep the config's defaults; --resume keeps the checkpoint's)
+# CLI flag -> TrainConfig field (flags left out keep the arch's recipe (training/recipes.py), then TrainConfig's
+# defaults; --resume keeps the checkpoint's)
 FIELDS = {
     "arch": "arch", "dataset": "dataset", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
     "optimizer": "optimizer", "schedule": "schedule", "weight_decay": "weight_decay", "label_smoothing": "label_smoothing",
-    "seed": "seed", "augment": "augment", "image_size": "image_size", "train_size": "train_size", "val_size": "val_size", "out": "out",
-    "max_params": "max_params", "time_budget": "time_budget", "save_every": "save_every", "device": "device", "threads": "threads",
-    "precision": "precision", "grad_flow_every": "grad_flow_every", "data_dir": "data_dir",
+    "seed": "seed", "augment": "augment", "image_size": "image_size", "train_size": "train_size", "val_size": "val_size",
+    "val_subset": "val_subset", "out": "out", "max_params": "max_params", "time_budget": "time_budget",
+    "save_every": "save_every", "device": "device", "threads": "threads", "precision": "precision",
+    "grad_flow_every": "grad_flow_every", "data_dir": "data_dir",
 }
 
 
 def add_arguments(parser):
     from ..training.config import TrainConfig
+    from ..training.recipes import RECIPES
 
     d = TrainConfig(arch="")
     a = parser.add_argument
-    a("--arch", help="architecture (see 'xaicnn archs')")
+    a("--arch", help="architecture (see 'xaicnn archs'); " + "; ".join(
+        f"{arch} starts from its measured recipe ({', '.join(f'{k} {v}' for k, v in r.settings.items())}) instead of "
+        f"the defaults below" for arch, r in RECIPES.items()))
     a("--dataset", help="glyphs | digits | mnist | cifar10 | imagefolder:PATH (default: the arch's: glyphs for "
                         "*_alpha, digits for the block models and lenet5, cifar10 for the rest)")
     a("--epochs", type=int, help=f"epochs (default {d.epochs})")
@@ -41,6 +46,9 @@ def add_arguments(parser):
     a("--image-size", type=int, metavar="PX", help="resize images to PX x PX (e.g. MNIST to 32 for vgg16)")
     a("--train-size", type=int, metavar="N", help="training images to use, a class-balanced subset (default: all)")
     a("--val-size", type=int, metavar="N", help="validation images to use (default: all)")
+    a("--val-subset", type=int, metavar="N",
+      help="after each epoch but the last, evaluate only a fixed class-balanced subset of N validation images, in the "
+           "training precision (default: all, every epoch); the last epoch always evaluates all of them in fp32")
     a("--out", help="checkpoint path (default: checkpoints/<arch>.pt, or $XAICNN_CHECKPOINT_DIR/<arch>.pt)")
     a("--overwrite", action="store_true", help="replace a finished or unfinished run at --out")
     a("--resume", action="store_true", help="continue the unfinished run at --out (or checkpoints/<arch>.pt)")
@@ -63,7 +71,8 @@ def run(args):
     from dataclasses import replace
 
     from ..errors import UserError
-    from ..training import TrainConfig, resume, train
+    from ..training import resume, train
+    from ..training.recipes import config_for, recipe_for
     from ..training.trainer import default_out
 
     given = {field: getattr(args, flag) for flag, field in FIELDS.items() if getattr(args, flag) is not None}
@@ -83,7 +92,12 @@ def run(args):
         return 0
     if "arch" not in given:
         raise UserError("--arch is required (see 'xaicnn archs' for the names).")
-    config = replace(TrainConfig(**given), model_options=parse_model_options(args.option), grad_flow=not args.no_grad_flow,
+    recipe = recipe_for(given["arch"])
+    if recipe:
+        kept = {k: v for k, v in recipe.items() if k not in given}
+        log(f"recipe for {given['arch']}: " + (", ".join(f"{k}={v}" for k, v in kept.items()) or "all overridden")
+            + " (measured in docs/performance.md; flags override each)")
+    config = replace(config_for(**given), model_options=parse_model_options(args.option), grad_flow=not args.no_grad_flow,
                      download=args.download)
     train(config, overwrite=args.overwrite, progress=not args.quiet, log=log)
     return 0

@@ -26,6 +26,7 @@ from .._io import atomic_write
 from ._weights import build_model, check_weights
 from ..errors import UserError
 from .gradient_flow import STATS
+from .run_summary import whole_split
 
 FORMAT = "xaicnn.checkpoint"
 FORMAT_VERSION = 1
@@ -147,7 +148,7 @@ class Run:
                 for i, name in enumerate(gf["names"])}
 
     def best(self, key: str = "val_acc") -> float | None:
-        values = [h[key] for h in self.history if h.get(key) is not None]
+        values = [h[key] for h in whole_split(self.history, self.meta) if h.get(key) is not None]
         return max(values) if values else None
 
     def last(self, key: str = "val_acc") -> float | None:

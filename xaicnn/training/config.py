@@ -20,6 +20,8 @@ class TrainConfig:
     image_size: int | None = None  # resize images to this side (pixels); None: the dataset's (or the arch's fixed size)
     train_size: int | None = None  # training images used (class-balanced subset); None: all
     val_size: int | None = None  # validation images used; None: all
+    val_subset: int | None = None  # after each epoch but the last, evaluate only this many (a fixed class-balanced
+    # subset, in the training precision); the last epoch and a budget stop evaluate them all. None: all, every epoch
     out: str | None = None  # checkpoint path; None: <checkpoint dir>/<arch>.pt
     max_params: int | None = None  # refuse to start a bigger model
     time_budget: float | None = None  # minutes of training; stops cleanly when reached

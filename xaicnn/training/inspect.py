@@ -4,7 +4,7 @@ from __future__ import annotations
 from .checkpoint import load_checkpoint
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "precision", "recall", "f1", "seconds",
-                "images_per_s", "lr")
+                "images_per_s", "lr", "val_images")
 
 
 def describe(path) -> dict:
@@ -47,11 +47,17 @@ def format_description(doc: dict) -> str:
         "  epoch  train loss  train acc  val loss  val acc  precision  recall      F1  seconds  img/s       lr",
     ]
     for h in doc["history"]:
+        subset = h.get("val_images") not in (None, doc["val_images"])
         lines.append(f"  {h['epoch']:>5}{'*' if h.get('partial') else ' '} {h['train_loss']:>9.4f}  {h['train_acc']:>9.4f}  "
-                     f"{h['val_loss']:>8.4f}  {h['val_acc']:>7.4f}  {h['precision']:>9.4f}  {h['recall']:>6.4f}  "
+                     f"{h['val_loss']:>8.4f}  {h['val_acc']:>7.4f}{'+' if subset else ' '} {h['precision']:>8.4f}  "
+                     f"{h['recall']:>6.4f}  "
                      f"{h['f1']:>6.4f}  {h['seconds']:>7.1f}  {h['images_per_s']:>5.0f}  {h['lr']:>7.2e}")
     if any(h.get("partial") for h in doc["history"]):
         lines.append("  * partial epoch (stopped at the time budget)")
+    subsets = sorted({h["val_images"] for h in doc["history"] if h.get("val_images") not in (None, doc["val_images"])})
+    if subsets:
+        lines.append(f"  + validation metrics of a subset ({', '.join(f'{n:,}' for n in subsets)} images, --val-subset): "
+                     f"a progress reading; best val acc counts the whole-split epochs only")
     gf = doc["gradient_flow"]
     if gf:
         names = list(gf)

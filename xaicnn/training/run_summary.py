@@ -15,6 +15,13 @@ from dataclasses import asdict, dataclass, field
 SECONDS_PER_EPOCH = "training only (no validation), mean over the epochs after the first"
 
 
+def whole_split(history: list[dict], meta: dict) -> list[dict]:
+    """The epochs whose validation metrics cover the whole validation split: a ``--val-subset`` run evaluates
+    a subset after each epoch but the last, a progress reading that best-of figures leave out."""
+    n = meta.get("val_images")
+    return [h for h in history if h.get("val_images") in (None, n)]
+
+
 @dataclass(frozen=True)
 class RunSummary:
     """The facts of one run. Accuracies are fractions (0..1), times seconds, gradients L2 norms."""
@@ -69,7 +76,7 @@ def summarize_run(state: dict) -> RunSummary:
     is built)."""
     meta, history = state["meta"], list(state.get("history") or [])
     full = [h for h in history if not h.get("partial")]
-    accs = [h["val_acc"] for h in history if h.get("val_acc") is not None]
+    accs = [h["val_acc"] for h in whole_split(history, meta) if h.get("val_acc") is not None]
     seconds, note = seconds_per_epoch(history)
     last = history[-1] if history else {}
     gain = accs[-1] - max(accs[:-1]) if len(accs) > 1 else None

@@ -62,6 +62,8 @@ def validate(config: TrainConfig) -> None:
         (0 < config.save_every < math.inf, f"--save-every must be a positive number of minutes; got {config.save_every}."),
         (config.train_size is None or config.train_size >= 2, f"--train-size must be at least 2; got {config.train_size}."),
         (config.val_size is None or config.val_size >= 1, f"--val-size must be at least 1; got {config.val_size}."),
+        (config.val_subset is None or config.val_subset >= 1,
+         f"--val-subset must be a positive number of images; got {config.val_subset}."),
         (config.image_size is None or config.image_size >= 1, f"--image-size must be positive; got {config.image_size}."),
         (config.threads is None or config.threads >= 1, f"--threads must be at least 1; got {config.threads}."),
         (config.grad_flow_every >= 0, f"--grad-flow-every must be 0 (off) or a positive number of steps; got "
@@ -210,6 +212,9 @@ class _Training:
                                                  size=size, image_size=self.image_size, progress=self.progress)
         self.train_data = load("train", c.train_size)
         self.val_data = load("val", c.val_size)
+        # what each epoch but the last evaluates: a fixed class-balanced subset (the same images every epoch)
+        self.epoch_val = self.val_data if c.val_subset is None or c.val_subset >= len(self.val_data) else \
+            self.val_data.subset(datasets.balanced_subset(self.val_data.labels, c.val_subset, len(self.val_data.classes)))
         if len(self.train_data) < c.batch_size:
             self.log(f"note: {len(self.train_data)} training images is fewer than --batch-size {c.batch_size}; "
                      f"each epoch is one step.")
@@ -452,10 +457,15 @@ class _Training:
             self.recorder.end_epoch()
         record = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen}
         if dist.main:
-            # validation in fp32, so the recorded metrics are what anyone loading the checkpoint measures
-            logits = predict(self.model, self.val_data.images, self._normalize, device=self.device,
-                             channels_last=self.channels_last)
-            record.update(classification_scores(logits, self.val_data.labels, len(self.val_data.classes)))
+            # The run's final metrics (the last epoch's, or a budget stop's) come from the whole validation split
+            # in fp32: what anyone loading the checkpoint measures. The epochs before may evaluate a subset
+            # (--val-subset) in the training precision: a progress reading, marked by its val_images.
+            final = stopped is not None or epoch + 1 == self.config.epochs
+            val = self.val_data if final else self.epoch_val
+            logits = predict(self.model, val.images, self._normalize, device=self.device,
+                             channels_last=self.channels_last, bf16=self.bf16 and val is not self.val_data)
+            record.update(classification_scores(logits, val.labels, len(val.classes)))
+            record["val_images"] = len(val)
         seconds = train_seconds + time.perf_counter() - validation_start
         record.update({"seconds": seconds, "train_seconds": train_seconds, "images_per_s": seen / max(train_seconds, 1e-9),
                        "lr": self.optimizer.param_groups[0]["lr"], "steps": steps})
