@@ -38,6 +38,8 @@ bench: setup
 	$(BIN)/python bench/cka_throughput.py
 	$(BIN)/python bench/erf_throughput.py
 	$(BIN)/python bench/allocator_faults.py
+	$(BIN)/python bench/step_profile.py
+	$(BIN)/python bench/time_to_accuracy.py
 	$(BIN)/python -m xaicnn.demo --out checkpoints/demo --no-app
 	$(BIN)/python bench/app_interaction.py --folder checkpoints/demo
 

@@ -330,3 +330,75 @@ def test_one_run_summary_behind_inspect_the_app_and_the_studies(tmp_path):
     assert scan_runs(tmp_path)[0].seconds_per_epoch == s.seconds_per_epoch
     assert describe(out)["summary"]["seconds_per_epoch"] == s.seconds_per_epoch
     assert METRICS["sec_per_epoch"].fn(state) == s.seconds_per_epoch
+
+
+# --- validation subsets, fast evaluation and per-architecture recipes (issue #16) ----------------------------------
+
+
+def test_val_subset_each_epoch_and_the_whole_split_at_the_end(tmp_path):
+    from sklearn.metrics import accuracy_score
+
+    run = load_checkpoint(run_tiny(tmp_path, epochs=3, val_subset=20))
+    assert [h["val_images"] for h in run.history] == [20, 20, 60]
+    val = run.val_data()
+    with torch.no_grad():
+        preds = run.model(run.normalize(val.images)).argmax(1)
+    assert accuracy_score(val.labels, preds) == pytest.approx(run.history[-1]["val_acc"], abs=1e-6)
+    # without --val-subset every epoch evaluates the whole split
+    assert [h["val_images"] for h in load_checkpoint(run_tiny(tmp_path, name="all.pt")).history] == [60, 60]
+
+
+def test_predict_folds_batch_norm_and_restores_the_mode():
+    from xaicnn import models
+    from xaicnn.training.evaluation import FUSE_FROM, inference_copy, predict
+
+    torch.manual_seed(0)
+    model = models.create("bottleneck_alpha", in_channels=1, num_classes=52, image_size=(40, 40))
+    with torch.no_grad():  # running statistics away from 0/1, so folding them into the convolutions matters
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+    images = torch.randint(0, 256, (FUSE_FROM, 1, 40, 40), dtype=torch.uint8)
+    normalize = lambda x: x.float() / 255  # noqa: E731
+    model.train()
+    fused = predict(model, images, normalize)  # FUSE_FROM images: batch norm folded into the convolutions
+    assert model.training
+    model.eval()
+    with torch.no_grad():
+        plain = model(normalize(images))
+    assert torch.allclose(fused, plain, atol=1e-4)
+    folded = inference_copy(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # the model itself is left alone
+
+
+def test_the_archs_recipe_reaches_the_trainer_and_flags_override_it(cli, monkeypatch, tmp_path):
+    import xaicnn.training
+    from xaicnn.training.recipes import RECIPES, recipe_for
+
+    seen = []
+    monkeypatch.setattr(xaicnn.training, "train", lambda config, **kw: seen.append(config))
+    monkeypatch.setenv("XAICNN_CHECKPOINT_DIR", str(tmp_path))
+    recipe = recipe_for("bottleneck_alpha")
+    assert "bottleneck_alpha" in RECIPES and recipe
+    code, out, err = cli("train", "--arch", "bottleneck_alpha")
+    assert code == 0, err
+    assert {k: getattr(seen[-1], k) for k in recipe} == recipe and "recipe for bottleneck_alpha" in out
+    code, _, err = cli("train", "--arch", "bottleneck_alpha", "--epochs", "2", "--lr", "0.01")
+    assert code == 0, err
+    assert (seen[-1].epochs, seen[-1].lr) == (2, 0.01)
+    assert {k: getattr(seen[-1], k) for k in recipe if k not in ("epochs", "lr")} == \
+        {k: v for k, v in recipe.items() if k not in ("epochs", "lr")}
+    code, _, err = cli("train", "--arch", "vgg_block")  # no recipe: TrainConfig's defaults
+    assert code == 0 and seen[-1] == TrainConfig(arch="vgg_block")
+
+
+def test_alpha_bottleneck_full_preset_keeps_the_reports_settings_not_the_recipe(tmp_path):
+    from xaicnn.studies import get
+    from xaicnn.studies.runner import plan_runs
+
+    for run in plan_runs(get("alpha_bottleneck"), "full", out=tmp_path):
+        c = run.config
+        assert (c.epochs, c.batch_size, c.lr, c.optimizer, c.schedule, c.time_budget) == (12, 50, 1e-4, "adam", "none", 15.0)
+        assert (c.label_smoothing, c.val_subset, c.augment) == (0.0, None, "none")
