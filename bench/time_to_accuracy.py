@@ -102,10 +102,10 @@ def main() -> None:
                 if hit is not None:
                     reached[target].append(hit)
             final = result["epochs"][-1]
+            hits = [next((f"{e['wall']:.0f} s" for e in result["epochs"] if e["acc"] >= t), "never") for t in TARGETS]
             print(f"  seed {seed}: {final['acc']:.4f} after {result['total']:.0f} s = training {result['training']:.0f} s + "
                   f"validation {result['validation']:.0f} s + data preparation and checkpoints {result['other']:.0f} s; "
-                  + ", ".join(f"{t:.1%} at {next((f'{e['wall']:.0f} s' for e in result['epochs'] if e['acc'] >= t), 'never')}"
-                              for t in TARGETS), flush=True)
+                  + ", ".join(f"{t:.1%} at {hit}" for t, hit in zip(TARGETS, hits)), flush=True)
     print(load_avg())
     for target in TARGETS:
         times = reached[target]

@@ -29,9 +29,9 @@ MAX_UPLOAD_MB = 5  # the app's upload limit (apps/_uploads.py says the same)
 # run name -> TrainConfig fields. Digits: the whole embedded set (1,347 train / 450 val), 4-6 epochs, a few
 # seconds per run. Glyphs: LeNet-5 at 32x32 on 100 train / 30 val images per class (5,200 / 1,560), 8
 # epochs: about 66% on 52 classes in seconds. (The report's 100x100 glyph nets, bottleneck_alpha and
-# plain_alpha, train at ~150 and ~90 images/s on two cores and need far more steps than a demo can wait
-# for: 2 epochs on 5,200 glyphs left them at 6% and 5%, near chance; `xaicnn study alpha_bottleneck`
-# trains them properly.)
+# plain_alpha, need far more steps than a demo can wait for: 2 epochs on 5,200 glyphs left them at 6% and
+# 5%, near chance; `xaicnn train --arch bottleneck_alpha` takes about 9 minutes on two cores for 98.5%, and
+# `xaicnn study alpha_bottleneck` trains both.)
 DEMO_RUNS: dict[str, dict] = {
     "vgg_block": dict(arch="vgg_block", dataset="digits", epochs=4, seed=0),
     "vgg_block-seed1": dict(arch="vgg_block", dataset="digits", epochs=4, seed=1),
