@@ -3,7 +3,6 @@ import os
 import pickle
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -235,6 +234,7 @@ def test_cli_train_then_inspect_json_contract(tmp_path, cli, monkeypatch):
     (["train", "--arch", "vgg_block", "--dataset", "digits", "--threads", "-2"], "--threads must be at least 1"),
     (["train", "--arch", "vgg_block", "--dataset", "digits", "--threads", "0"], "--threads must be at least 1"),
     (["train", "--arch", "vgg_block", "--dataset", "digits", "--grad-flow-every", "-5"], "--grad-flow-every must be 0"),
+    (["train", "--arch", "vgg_block", "--dataset", "digits", "--val-subset", "0"], "--val-subset must be a positive"),
 ])
 def test_cli_train_bad_input(cli, tmp_path, monkeypatch, argv, needle):
     monkeypatch.setenv("XAICNN_CHECKPOINT_DIR", str(tmp_path))
