@@ -15,7 +15,6 @@ seeds that reached it) or "not reached".
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 import statistics
 import tempfile
@@ -26,22 +25,12 @@ from pathlib import Path
 import torch
 
 from xaicnn import data
+from xaicnn.cli._common import parse_model_options as parse_settings  # KEY=VALUE, values as literals
 from xaicnn.training import TrainConfig, load_checkpoint, predict, train
 from xaicnn.training.recipes import config_for
 
 ARCH = "bottleneck_alpha"
 TARGETS = (0.97, 0.98, 0.985)
-
-
-def parse_settings(pairs: list[str]) -> dict:
-    settings = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        try:
-            settings[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            settings[key] = value
-    return settings
 
 
 def load_avg() -> str:
